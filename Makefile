@@ -1,0 +1,48 @@
+# The two commands are `make book` and `make test`; both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TORCH  ?= torch==2.13.0
+# Where the CPU-only build of torch comes from when no local wheel is found.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: book test student sync clean help
+
+help:
+	@echo "make book     set up .venv, execute every chapter (quick presets), build _build/html"
+	@echo "make test     set up .venv, run the test suite (chapter notebooks included)"
+	@echo "make student  the same book with exercise solutions hidden, in _build/student"
+	@echo "make sync     re-pair book/*.md with book/*.ipynb after editing a chapter"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@# A GPU machine gets torch from PyPI; a CPU-only one gets the CPU build
+	@# (a local wheel if pip's configuration has one, else PyTorch's CPU index).
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/pip install -q "$(TORCH)"; \
+	else \
+	  $(BIN)/pip install -q --no-index --no-deps "$(TORCH)" 2>/dev/null || \
+	  $(BIN)/pip install -q --no-deps "$(TORCH)" --index-url $(TORCH_CPU_INDEX); \
+	fi
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	MAXENTRL_PROGRESS=0 $(BIN)/python -m pytest
+
+book: $(STAMP)
+	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
+
+student: $(STAMP)
+	mkdir -p _build
+	$(BIN)/python tools/student_config.py > _build/_config_student.yml
+	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS) --config _build/_config_student.yml --path-output _build/student
+
+sync: $(STAMP)
+	$(BIN)/python tools/sync_notebooks.py
+
+clean:
+	rm -rf _build .jupyter_cache

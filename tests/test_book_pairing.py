@@ -1,0 +1,69 @@
+"""Chapter sources and their Colab notebooks stay in step; the set-up cell is the one template."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "tools" / "sync_notebooks.py")
+sync_notebooks = importlib.util.module_from_spec(spec)
+sys.modules["sync_notebooks"] = sync_notebooks
+spec.loader.exec_module(sync_notebooks)
+
+CHAPTERS = sync_notebooks.chapter_sources()
+
+
+def test_every_chapter_in_the_toc_is_a_paired_notebook() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    chapters = [f for f in files if Path(f).name.startswith("ch")]
+    assert chapters, "no chapters in the toc"
+    assert sorted(ROOT / f"{f}.md" for f in chapters) == CHAPTERS
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_pair_in_sync(md: Path) -> None:
+    assert sync_notebooks.problems(md) == []
+
+
+def test_drift_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    md = CHAPTERS[0]
+    copy = tmp_path / md.name
+    copy.write_text(md.read_text())
+    (tmp_path / md.with_suffix(".ipynb").name).write_text(md.with_suffix(".ipynb").read_text())
+    assert sync_notebooks.problems(copy) == []
+    nb = nbformat.read(copy.with_suffix(".ipynb"), as_version=4)
+    nb.cells[-1].source += "\n# an edit made only in the notebook"
+    nbformat.write(nb, copy.with_suffix(".ipynb"))
+    assert any("differs" in p for p in sync_notebooks.problems(copy))
+
+
+def test_setup_cell_uses_the_configured_repository() -> None:
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert url in sync_notebooks.setup_source()
+    for md in CHAPTERS:
+        first = next(c for c in jupytext.read(md).cells if c.cell_type == "code")
+        assert url in first.source
+
+
+def test_setup_cell_is_a_no_op_outside_colab() -> None:
+    namespace: dict = {}
+    exec(sync_notebooks.setup_source(), namespace)  # must not install anything here
+    assert "google.colab" not in sys.modules
+
+
+def test_student_config_hides_solutions() -> None:
+    spec2 = importlib.util.spec_from_file_location("student_config", ROOT / "tools" / "student_config.py")
+    mod = importlib.util.module_from_spec(spec2)
+    spec2.loader.exec_module(mod)
+    cfg = mod.student_config()
+    assert cfg["sphinx"]["config"]["hide_solutions"] is True
+    base = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert base["sphinx"]["config"]["hide_solutions"] is False

@@ -1,0 +1,25 @@
+"""Every chapter notebook runs top to bottom (the quick presets), as the book build runs it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jupytext
+import nbclient
+import pytest
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+CHAPTERS = sorted(p for p in BOOK.glob("ch*.md"))
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("source", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_executes(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAXENTRL_PROGRESS", "0")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = jupytext.read(source)
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
