@@ -67,3 +67,25 @@ def test_student_config_hides_solutions() -> None:
     assert cfg["sphinx"]["config"]["hide_solutions"] is True
     base = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert base["sphinx"]["config"]["hide_solutions"] is False
+
+
+def test_setup_cell_in_colab_clones_installs_and_moves_to_book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import types
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    repo = tmp_path / "clone"
+    (repo / "book").mkdir(parents=True)  # what the clone would have made
+    source = sync_notebooks.setup_source().replace("/content/maxentrl-book", str(repo))
+    monkeypatch.setattr(os.path, "isdir", lambda p: False)  # pretend nothing is cloned yet
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(source, {})
+    url, branch = sync_notebooks.repository()
+    assert calls[0][:2] == ["git", "clone"] and url in calls[0] and branch in calls[0]
+    assert calls[1][1:4] == ["-m", "pip", "install"]
+    assert sys.path[0] == str(repo / "code")
+    assert Path.cwd() == repo / "book"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "maxentrl.experiments", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=600, env={"MAXENTRL_PROGRESS": "0", "PATH": ""},
+        cwd=cwd, capture_output=True, text=True, timeout=600, env={**os.environ, "MAXENTRL_PROGRESS": "0"},
     )
 
 

@@ -24,11 +24,18 @@ BOOK = ROOT / "book"
 SETUP_TAG = "colab-setup"
 
 SETUP_TEMPLATE = '''\
-# Colab set-up (does nothing elsewhere): install the book's companion package.
-import importlib.util, subprocess, sys
-if "google.colab" in sys.modules and importlib.util.find_spec("maxentrl") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "maxentrl @ git+{url}@{branch}"],
-                   check=True, capture_output=True)'''
+# Colab set-up (does nothing elsewhere): fetch the book's repository (the
+# chapters read its data/ folder), install the package's requirements, and
+# work from its book/ folder as the local build does.
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    repo = "/content/maxentrl-book"
+    if not os.path.isdir(repo):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}", "{url}", repo],
+                       check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", repo], check=True, capture_output=True)
+    sys.path.insert(0, os.path.join(repo, "code"))
+    os.chdir(os.path.join(repo, "book"))'''
 
 
 def repository() -> tuple[str, str]:
