@@ -13,7 +13,7 @@ JB_FLAGS := -W -n --keep-going
 help:
 	@echo "make book     set up .venv, execute every chapter (quick presets), build _build/html"
 	@echo "make test     set up .venv, run the test suite (chapter notebooks included)"
-	@echo "make student  the same book with exercise solutions hidden, in _build/student"
+	@echo "make student  the same book with exercise solutions removed, in _build/student/_build/html"
 	@echo "make sync     re-pair book/*.md with book/*.ipynb after editing a chapter"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -37,9 +37,8 @@ book: $(STAMP)
 	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
 
 student: $(STAMP)
-	mkdir -p _build
-	$(BIN)/python tools/student_config.py > _build/_config_student.yml
-	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS) --config _build/_config_student.yml --path-output _build/student
+	$(BIN)/python tools/student_edition.py _build/student
+	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build _build/student $(JB_FLAGS)
 
 sync: $(STAMP)
 	$(BIN)/python tools/sync_notebooks.py

@@ -59,14 +59,49 @@ def test_setup_cell_is_a_no_op_outside_colab() -> None:
     assert "google.colab" not in sys.modules
 
 
-def test_student_config_hides_solutions() -> None:
-    spec2 = importlib.util.spec_from_file_location("student_config", ROOT / "tools" / "student_config.py")
+def _student_edition():
+    spec2 = importlib.util.spec_from_file_location("student_edition", ROOT / "tools" / "student_edition.py")
     mod = importlib.util.module_from_spec(spec2)
     spec2.loader.exec_module(mod)
-    cfg = mod.student_config()
+    return mod
+
+
+def test_student_config_hides_solutions() -> None:
+    cfg = _student_edition().student_config()
     assert cfg["sphinx"]["config"]["hide_solutions"] is True
     base = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert base["sphinx"]["config"]["hide_solutions"] is False
+
+
+def test_student_edition_removes_gated_solutions_and_keeps_the_rest() -> None:
+    text = """Exercise text.
+
+```{code-cell} ipython3
+check(my_answer)
+```
+
+```{solution-start} ex-1
+:class: dropdown
+```
+
+The answer, with code:
+
+```{code-cell} ipython3
+def my_answer(): ...
+```
+
+```{solution-end}
+```
+
+After.
+"""
+    stripped = _student_edition().strip_gated_solutions(text)
+    assert "The answer" not in stripped and "def my_answer" not in stripped and "solution" not in stripped
+    assert "check(my_answer)" in stripped and stripped.rstrip().endswith("After.")
+    for md in CHAPTERS:  # every chapter's solutions come out, and its exercises stay
+        out = _student_edition().strip_gated_solutions(md.read_text())
+        assert "{solution-start}" not in out and "{solution-end}" not in out
+        assert out.count("{exercise}") == md.read_text().count("{exercise}")
 
 
 def test_setup_cell_in_colab_clones_installs_and_moves_to_book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
