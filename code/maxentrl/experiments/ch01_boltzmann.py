@@ -1,0 +1,397 @@
+"""Chapter 1's experiment: functional derivatives and the Boltzmann distribution.
+
+Four claims (see the book's chapter 1):
+
+* C1.1 finite-difference directional derivatives of the entropy-regularized
+  functional J[q] = ∫ q f − τ ∫ q log q along random test functions η match the
+  first variation ∫ (δJ/δq) η, with error O(ε) (forward) and O(ε²) (central);
+* C1.2 mirror gradient ascent on a discretized density converges to the
+  Boltzmann density exp(f/τ)/Z (KL below 1e-8) for several τ, and the maximum
+  equals τ log ∫ exp(f/τ);
+* C1.3 Schulman et al. (2017), eq. 6 holds to 1e-12 in float64 for random
+  π, π̄, r̄ and τ;
+* C1.4 on batched entropy-regularized bandits, the policy-based learner (eq. 7)
+  and the value-based learner (eqs. 8–12) both converge to π^B (eq. 2).
+
+Everything is float64. ``quick`` runs in seconds on a CPU; ``full`` scales
+C1.2 to millions of grid points and C1.4 to tens of thousands of bandits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+
+from maxentrl.bandit import (
+    boltzmann_optimum,
+    make_bandits,
+    s6_sides,
+    train_policy_based,
+    train_value_based,
+)
+from maxentrl.boltzmann import kl_divergence
+from maxentrl.errors import ConfigError, require_in_interval, require_int_at_least, require_positive
+from maxentrl.experiments.harness import Experiment, RunContext, register
+from maxentrl.functional import (
+    boltzmann_density,
+    directional_derivative_exact,
+    directional_derivative_fd,
+    entropy_regularized_derivative,
+    entropy_regularized_objective,
+    functional_derivative,
+    integrate,
+    kl_density,
+    midpoint_grid,
+    mirror_ascent,
+    random_fourier_functions,
+    soft_maximum_integral,
+)
+
+DTYPE = torch.float64
+
+
+@dataclass(frozen=True)
+class Ch01Config:
+    """Configuration of chapter 1's experiment (all computations in float64 on [0, 1])."""
+
+    fd_test_functions: int = 32
+    """C1.1: number of random (q, f, η) triples, i.e. of test functions η."""
+
+    fd_grid_points: int = 512
+    """C1.1: grid points of the discretization of [0, 1]."""
+
+    fd_tau: float = 0.5
+    """C1.1: temperature τ of the functional J[q] = ∫ q f − τ ∫ q log q."""
+
+    fd_eps_min: float = 1e-4
+    """C1.1: smallest finite-difference step ε."""
+
+    fd_eps_max: float = 1e-1
+    """C1.1: largest finite-difference step ε."""
+
+    fd_eps_count: int = 13
+    """C1.1: number of steps ε, log-spaced between the two above."""
+
+    grid_taus: tuple[float, ...] = (0.1, 0.3, 1.0)
+    """C1.2: temperatures τ of the objective whose maximizer gradient ascent seeks."""
+
+    grid_points: int = 4096
+    """C1.2: grid points of the discretized density q."""
+
+    grid_functions: int = 4
+    """C1.2: random reward landscapes f per temperature (batched with the temperatures)."""
+
+    ascent_steps: int = 120
+    """C1.2: mirror-ascent steps."""
+
+    ascent_rate: float = 0.2
+    """C1.2: ατ, the step size times the temperature; log q − log q* contracts by 1 − ατ per step."""
+
+    s6_samples: int = 20_000
+    """C1.3: random (π, π̄, r̄, τ) quadruples."""
+
+    s6_arms: int = 8
+    """C1.3: actions per quadruple."""
+
+    bandit_taus: tuple[float, ...] = (0.25, 0.5, 1.0)
+    """C1.4: temperatures τ of the entropy-regularized bandits."""
+
+    bandits: int = 256
+    """C1.4: bandits per temperature (all temperatures run as one batch)."""
+
+    arms: int = 5
+    """C1.4: arms per bandit."""
+
+    noise_std: float = 1.0
+    """C1.4: standard deviation of the Gaussian reward noise; r̄ ∼ N(0, 1) per arm."""
+
+    bandit_steps: int = 3000
+    """C1.4: learning steps of each learner."""
+
+    samples_per_step: int = 16
+    """C1.4: actions sampled per bandit and step."""
+
+    lr_policy: float = 2.0
+    """C1.4: initial step size of the policy-based learner (eq. 7)."""
+
+    lr_value: float = 1.0
+    """C1.4: initial step size of the value-based learner (eq. 9)."""
+
+    decay_steps: float = 50.0
+    """C1.4: step sizes decay as lr / (1 + k / decay_steps)."""
+
+    log_points: int = 40
+    """C1.4: number of (log-spaced) steps at which the KL to π^B is recorded."""
+
+    cpu_threads: int = 1
+    """Torch threads while running on a CPU (0: leave torch's default). The quick preset's tensors are
+    small, and a second thread costs more than it saves, badly so on a busy machine."""
+
+    def __post_init__(self) -> None:
+        require_int_at_least("fd_test_functions", self.fd_test_functions, 1)
+        require_int_at_least("fd_grid_points", self.fd_grid_points, 2)
+        require_positive("fd_tau", self.fd_tau)
+        require_positive("fd_eps_min", self.fd_eps_min)
+        require_positive("fd_eps_max", self.fd_eps_max)
+        if not self.fd_eps_min < self.fd_eps_max <= 0.2:
+            raise ConfigError(f"need fd_eps_min < fd_eps_max <= 0.2, got {self.fd_eps_min}, {self.fd_eps_max}")
+        require_int_at_least("fd_eps_count", self.fd_eps_count, 3)
+        if not self.grid_taus or not self.bandit_taus:
+            raise ConfigError("grid_taus and bandit_taus must each list at least one temperature")
+        for tau in self.grid_taus:
+            require_positive("grid_taus", tau)
+        for tau in self.bandit_taus:
+            require_positive("bandit_taus", tau)
+        require_int_at_least("grid_points", self.grid_points, 2)
+        require_int_at_least("grid_functions", self.grid_functions, 1)
+        require_int_at_least("ascent_steps", self.ascent_steps, 1)
+        require_in_interval("ascent_rate", self.ascent_rate, 0.0, 1.0, closed=False)
+        require_int_at_least("s6_samples", self.s6_samples, 1)
+        require_int_at_least("s6_arms", self.s6_arms, 2)
+        require_int_at_least("bandits", self.bandits, 1)
+        require_int_at_least("arms", self.arms, 2)
+        require_positive("noise_std", self.noise_std)
+        require_int_at_least("bandit_steps", self.bandit_steps, 1)
+        require_int_at_least("samples_per_step", self.samples_per_step, 2)
+        require_positive("lr_policy", self.lr_policy)
+        require_positive("lr_value", self.lr_value)
+        require_positive("decay_steps", self.decay_steps)
+        require_int_at_least("log_points", self.log_points, 2)
+        require_int_at_least("cpu_threads", self.cpu_threads, 0)
+
+
+QUICK = Ch01Config()
+
+FULL = Ch01Config(
+    fd_test_functions=1024,
+    fd_grid_points=4096,
+    grid_points=1 << 20,
+    grid_functions=8,
+    s6_samples=2_000_000,
+    bandits=16_384,
+    bandit_steps=20_000,
+    log_points=60,
+    cpu_threads=0,
+)
+
+
+def _slope(log_x: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
+    """Least-squares slope of log_y against log_x along the first axis; ``log_y`` is ``(E, B)``, returns ``(B,)``."""
+    xc = log_x - log_x.mean()
+    yc = log_y - log_y.mean(0, keepdim=True)
+    return (xc.unsqueeze(-1) * yc).sum(0) / (xc * xc).sum()
+
+
+def finite_difference_check(config: Ch01Config, ctx: RunContext) -> dict:
+    """C1.1: finite differences of J along random η against ∫ (δJ/δq) η."""
+    g = ctx.generator(1)
+    x, w = midpoint_grid(0.0, 1.0, config.fd_grid_points, dtype=DTYPE, device=ctx.device)
+    B, tau = config.fd_test_functions, config.fd_tau
+    log_q = 0.5 * random_fourier_functions(B, x, generator=g)
+    q = torch.exp(log_q - torch.logsumexp(log_q + torch.log(w), -1, keepdim=True))  # a density, bounded away from 0
+    f = random_fourier_functions(B, x, generator=g)
+    eta = random_fourier_functions(B, x, generator=g)
+    eta = eta / eta.abs().amax(-1, keepdim=True)  # max |η| = 1
+    # per test function, shrink η where needed so that q ± εη ≥ q/2 > 0 for every ε used
+    eta = eta * (q.amin(-1, keepdim=True) / (2 * config.fd_eps_max)).clamp_max(1.0)
+
+    def J(p: torch.Tensor) -> torch.Tensor:
+        return entropy_regularized_objective(p, f, tau, w)
+
+    dJ = entropy_regularized_derivative(q, f, tau)
+    dJ_autograd = functional_derivative(lambda p, _x: p * f - tau * torch.special.xlogy(p, p), q, x)
+    exact = directional_derivative_exact(dJ, eta, w)  # (B,)
+    eps = torch.logspace(
+        math.log10(config.fd_eps_min), math.log10(config.fd_eps_max), config.fd_eps_count, dtype=DTYPE, device=ctx.device
+    )
+    forward = directional_derivative_fd(J, q, eta, eps.unsqueeze(-1), scheme="forward")  # (E, B)
+    central = directional_derivative_fd(J, q, eta, eps.unsqueeze(-1), scheme="central")
+    err_f = (forward - exact).abs()
+    err_c = (central - exact).abs()
+    slopes_f = _slope(eps.log(), err_f.log())
+    slopes_c = _slope(eps.log(), err_c.log())
+    med_f, med_c = err_f.median(-1).values, err_c.median(-1).values
+    # Leading Taylor terms: forward error ≈ ε (1/2) ∫ F_uu η², central error ≈ ε² (1/6) ∫ F_uuu η³,
+    # with F(u) = u f − τ u log u, F_uu = −τ/u, F_uuu = τ/u².
+    lead_f = integrate(-0.5 * tau * eta**2 / q, w)
+    lead_c = integrate(tau * eta**3 / q**2, w) / 6
+    return {
+        "c11_eps": eps.tolist(),
+        "c11_forward_error_median": err_f.median(-1).values.tolist(),
+        "c11_central_error_median": err_c.median(-1).values.tolist(),
+        "c11_forward_error_examples": err_f[:, :5].T.tolist(),
+        "c11_central_error_examples": err_c[:, :5].T.tolist(),
+        "c11_forward_slopes": slopes_f.tolist(),
+        "c11_central_slopes": slopes_c.tolist(),
+        "c11_forward_median_slope": float(_slope(eps.log(), med_f.log().unsqueeze(-1))),
+        "c11_central_median_slope": float(_slope(eps.log(), med_c.log().unsqueeze(-1))),
+        "c11_forward_leading_coeff": lead_f.tolist(),
+        "c11_central_leading_coeff": lead_c.tolist(),
+        "c11_forward_ratio_smallest_eps": (forward[0] - exact).div(eps[0] * lead_f).tolist(),
+        "c11_autograd_max_abs_diff": float((dJ - dJ_autograd).abs().max()),
+        "c11_exact_median_abs": float(exact.abs().median()),
+    }
+
+
+def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
+    """C1.2: mirror ascent on a discretized density reaches exp(f/τ)/Z and the value τ log ∫ exp(f/τ)."""
+    g = ctx.generator(2)
+    x, w = midpoint_grid(0.0, 1.0, config.grid_points, dtype=DTYPE, device=ctx.device)
+    T, F = len(config.grid_taus), config.grid_functions
+    f = random_fourier_functions(F, x, generator=g).repeat(T, 1)  # (T·F, n): the same landscapes for every τ
+    tau = torch.tensor(config.grid_taus, dtype=DTYPE, device=ctx.device).repeat_interleave(F)  # (T·F,)
+    q_star = boltzmann_density(f, tau, w)
+    kl_curve: list[list[float]] = []
+
+    def record(k: int, log_q: torch.Tensor) -> None:
+        kl = kl_density(log_q.exp(), q_star, w).view(T, F).amax(-1)
+        kl_curve.append(kl.tolist())
+
+    log_q = mirror_ascent(f, tau, w, steps=config.ascent_steps, step_size=config.ascent_rate / tau, record=record)
+    q = log_q.exp()
+    kl_final = kl_density(q, q_star, w).view(T, F)
+    value = entropy_regularized_objective(q, f, tau, w)
+    soft_max = soft_maximum_integral(f, tau, w)
+    gap = (value - soft_max).abs().view(T, F)
+    stride = max(1, config.grid_points // 400)
+    return {
+        "c12_taus": list(config.grid_taus),
+        "c12_grid_points": config.grid_points,
+        "c12_batch_points": int(f.numel()),
+        "c12_kl_curve": kl_curve,  # [step][tau]: max over the landscapes
+        "c12_final_kl": kl_final.amax(-1).tolist(),
+        "c12_value_gap": gap.amax(-1).tolist(),
+        "c12_soft_max": soft_max.view(T, F)[:, 0].tolist(),
+        "c12_plot_x": x[::stride].tolist(),
+        "c12_plot_f": f[0, ::stride].tolist(),
+        "c12_plot_q": q.view(T, F, -1)[:, 0, ::stride].tolist(),
+        "c12_plot_q_star": q_star.view(T, F, -1)[:, 0, ::stride].tolist(),
+    }
+
+
+S6_TAUS = (0.03, 30.0)
+"""C1.3: temperatures are drawn log-uniformly from this range."""
+
+S6_REWARD_SCALES = (0.1, 10.0)
+"""C1.3: each r̄ is a standard normal vector times a scale drawn log-uniformly from this range."""
+
+
+def _log_uniform(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    """Map uniform samples ``u`` in [0, 1) to log-uniform samples in ``bounds``."""
+    lo, hi = math.log(bounds[0]), math.log(bounds[1])
+    return torch.exp(lo + (hi - lo) * u)
+
+
+def s6_check(config: Ch01Config, ctx: RunContext) -> dict:
+    """C1.3: both sides of Schulman et al. (2017), eq. 6 for random π, π̄, r̄, τ (in chunks)."""
+    g = ctx.generator(3)
+    A = config.s6_arms
+    max_gap = max_lhs = max_s13 = 0.0
+    done, chunk = 0, 100_000
+    while done < config.s6_samples:
+        n = min(chunk, config.s6_samples - done)
+        rnd = lambda *shape: torch.rand(*shape, dtype=DTYPE, device=ctx.device, generator=g)  # noqa: E731
+        pi = torch.softmax(2 * torch.randn(n, A, dtype=DTYPE, device=ctx.device, generator=g), -1)
+        log_prior = torch.log_softmax(2 * torch.randn(n, A, dtype=DTYPE, device=ctx.device, generator=g), -1)
+        scale = _log_uniform(rnd(n, 1), S6_REWARD_SCALES)
+        r_bar = scale * torch.randn(n, A, dtype=DTYPE, device=ctx.device, generator=g)
+        tau = _log_uniform(rnd(n), S6_TAUS)
+        lhs, rhs = s6_sides(pi, r_bar, tau, log_prior=log_prior)
+        max_gap = max(max_gap, float((lhs - rhs).abs().max()))
+        max_lhs = max(max_lhs, float(lhs.abs().max()))
+        # S(13): at π = π^B the KL term vanishes and η(π^B) is the soft maximum.
+        lhs_b, rhs_b = s6_sides(boltzmann_optimum(r_bar, tau, log_prior=log_prior), r_bar, tau, log_prior=log_prior)
+        max_s13 = max(max_s13, float((lhs_b - rhs_b).abs().max()))
+        done += n
+    return {
+        "c13_samples": config.s6_samples,
+        "c13_arms": A,
+        "c13_tau_range": list(S6_TAUS),
+        "c13_reward_scale_range": list(S6_REWARD_SCALES),
+        "c13_max_abs_gap": max_gap,
+        "c13_max_abs_value": max_lhs,
+        "c13_s13_max_abs_gap": max_s13,
+    }
+
+
+def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
+    """C1.4: both learners on one batch of bandits (all temperatures at once); KL(π_k ‖ π^B) over steps."""
+    T, B = len(config.bandit_taus), config.bandits
+    bandits = make_bandits(
+        T * B, config.arms, noise_std=config.noise_std, dtype=DTYPE, device=ctx.device, generator=ctx.generator(4)
+    )
+    tau = torch.tensor(config.bandit_taus, dtype=DTYPE, device=ctx.device).repeat_interleave(B)
+    pi_B = boltzmann_optimum(bandits.r_bar, tau, log_prior=bandits.log_prior)
+    log_steps = sorted({0, *torch.logspace(0, math.log10(config.bandit_steps), config.log_points).round().long().tolist()})
+    log_set = set(log_steps)
+    out: dict = {"c14_taus": list(config.bandit_taus), "c14_steps": log_steps, "c14_bandits": B}
+    table = []
+    for name, train, lr, stream in (
+        ("policy", train_policy_based, config.lr_policy, 5),
+        ("value", train_value_based, config.lr_value, 6),
+    ):
+        curve: list[list[float]] = []
+        bar = ctx.bar(total=config.bandit_steps, desc=f"C1.4 {name}-based")
+
+        def record(k: int, pi: torch.Tensor) -> None:
+            if k in log_set:
+                curve.append(kl_divergence(pi, pi_B).view(T, B).mean(-1).tolist())
+            if k > 0:
+                bar.update(1)
+
+        train(
+            bandits,
+            tau,
+            steps=config.bandit_steps,
+            samples=config.samples_per_step,
+            lr=lr,
+            decay_steps=config.decay_steps,
+            generator=ctx.generator(stream),
+            record=record,
+        )
+        bar.close()
+        out[f"c14_kl_{name}"] = curve  # [logged step][tau]: mean over bandits
+        for i, t in enumerate(config.bandit_taus):
+            table.append({"learner": name, "tau": t, "initial_kl": curve[0][i], "final_kl": curve[-1][i]})
+    out["c14_table"] = table
+    return out
+
+
+def run(config: Ch01Config, ctx: RunContext) -> dict:
+    """All four claims; returns the numbers and curves the chapter plots and the tests assert."""
+    # A checkpoint after each claim lets an interrupted (full) run resume where it stopped.
+    state = ctx.load_checkpoint() or {}
+    if state.get("config") != dataclasses.asdict(config):
+        state = {}
+    results: dict = dict(state.get("results", {}))
+    done: list[str] = list(state.get("done", []))
+    threads = torch.get_num_threads()
+    if ctx.device.type == "cpu" and config.cpu_threads > 0:
+        torch.set_num_threads(config.cpu_threads)
+    try:
+        parts = (("C1.1", finite_difference_check), ("C1.2", gradient_ascent_check), ("C1.3", s6_check),
+                 ("C1.4", bandit_check))
+        for claim, part in parts:
+            if claim in done:
+                continue
+            results.update(part(config, ctx))
+            done.append(claim)
+            ctx.save_checkpoint({"config": dataclasses.asdict(config), "results": results, "done": done})
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="ch01_boltzmann",
+        chapter=1,
+        summary="functional derivatives, the Boltzmann maximizer, identity S(6) and the entropy-regularized bandit",
+        config_type=Ch01Config,
+        presets={"quick": QUICK, "full": FULL},
+        run=run,
+    )
+)
