@@ -55,6 +55,8 @@ def test_c13_s6_identity(result: RunResult) -> None:
     assert result["c13_samples"] >= 10_000
     assert result["c13_max_abs_gap"] < 1e-12
     assert result["c13_max_abs_value"] > 10  # the sides are not trivially small
+    # S(13) with r̄ for q_θ: at π = π^B the objective equals the soft maximum
+    assert result["c13_s13_max_abs_gap"] < 1e-11
 
 
 def test_c14_both_learners_converge_to_pi_B(result: RunResult) -> None:

@@ -12,6 +12,7 @@ pair has drifted; the test suite runs the same check.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -91,6 +92,18 @@ def problems(md: Path) -> list[str]:
     return out
 
 
+def stable_cell_ids(nb: nbformat.NotebookNode) -> None:
+    """Give each cell an id derived from its content, so re-syncing an unchanged chapter changes nothing."""
+    seen: set[str] = set()
+    for c in nb.cells:
+        base = hashlib.sha1(f"{c.cell_type}\n{c.source}".encode()).hexdigest()[:10]
+        cid, n = base, 1
+        while cid in seen:
+            cid, n = f"{base}-{n}", n + 1
+        seen.add(cid)
+        c["id"] = cid
+
+
 def sync(md: Path) -> None:
     """Rewrite ``md``'s set-up cell and regenerate its .ipynb."""
     nb = with_setup_cell(jupytext.read(md))
@@ -98,6 +111,7 @@ def sync(md: Path) -> None:
     for c in nb.cells:
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
+    stable_cell_ids(nb)
     jupytext.write(nb, md.with_suffix(".ipynb"), fmt="ipynb")
 
 

@@ -281,6 +281,7 @@ def _kl_from_log(p: Tensor, log_q: Tensor) -> Tensor:
 
 
 def _per_bandit(tau: float | Tensor, like: Tensor) -> float | Tensor:
+    """A scalar τ as is, or a ``(B,)`` tensor of per-bandit temperatures on the device and dtype of ``like``."""
     if isinstance(tau, Tensor):
         return tau.to(dtype=like.dtype, device=like.device)
     return tau
