@@ -20,6 +20,16 @@ import maxentrl
 from maxentrl.device import device_name
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes private files; results are meant to be read by others.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def git_commit(cwd: Path | None = None) -> str:
     """The checkout's commit, suffixed ``+dirty`` when tracked files differ; ``unknown`` outside git."""
     here = cwd or Path(__file__).resolve().parent
@@ -51,8 +61,21 @@ def collect_provenance(*, device: torch.device, seed: int, preset: str, wall_tim
         "git_commit": git_commit(),
         "wall_time_s": round(wall_time_s, 3),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else "",
+        "command": _command_line(),
     }
+
+
+def _command_line() -> str:
+    """How this process was started, without the machine's paths (``python -m pkg.mod args``)."""
+    if not sys.argv or not sys.argv[0]:
+        return ""
+    program = Path(sys.argv[0]).resolve()
+    source_root = Path(__file__).resolve().parents[1]  # the folder that holds maxentrl/
+    if program.name == "__main__.py" and program.is_relative_to(source_root):
+        head = "python -m " + ".".join(program.parent.relative_to(source_root).parts)
+    else:
+        head = program.name
+    return " ".join([head, *sys.argv[1:]])
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -82,6 +105,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -104,6 +128,7 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, _FILE_MODE)
         torch.save(obj, tmp)
         os.replace(tmp, path)
     except BaseException:
