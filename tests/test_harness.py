@@ -27,6 +27,8 @@ class ToyConfig:
     """Several temperatures."""
     crash_at: int = -1
     """Raise at this step (simulates an interrupted run); -1 never."""
+    cpu_threads: int = 0
+    """Torch threads on the CPU (0: default)."""
 
     def __post_init__(self) -> None:
         require_positive("tau", self.tau)
@@ -51,6 +53,7 @@ def _toy_run(config: ToyConfig, ctx: RunContext) -> dict:
         "resumed_from": resumed_from,
         "curve": [{"step": i, "value": float(i) * config.tau} for i in range(3)],
         "draw": torch.rand(3, generator=ctx.generator(1), device=ctx.device),
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -77,7 +80,7 @@ def test_result_has_provenance_and_is_written_atomically(tmp_path: Path) -> None
     data = json.loads((tmp_path / "toy_quick_seed3.json").read_text())
     for key in ("preset", "seed", "device", "device_name", "torch_version", "git_commit", "wall_time_s", "date_utc"):
         assert key in data["provenance"], key
-    assert data["config"] == {"steps": 5, "tau": 1.0, "taus": [0.5, 1.0], "crash_at": -1}
+    assert data["config"] == {"steps": 5, "tau": 1.0, "taus": [0.5, 1.0], "crash_at": -1, "cpu_threads": 0}
     assert (tmp_path / "toy_quick_seed3_curve.csv").read_text().splitlines()[0] == "step,value"
     again = load_result(tmp_path / "toy_quick_seed3.json")
     assert again["total"] == pytest.approx(result["total"])
@@ -135,3 +138,10 @@ def test_jsonable_handles_tensors_and_nan(tmp_path: Path) -> None:
     assert to_jsonable(obj) == {"t": [1.0, 2.0], "nan": None, "tup": [1, 2]}
     atomic_write_json(tmp_path / "x" / "y.json", obj)
     assert json.loads((tmp_path / "x" / "y.json").read_text())["t"] == [1.0, 2.0]
+
+
+def test_cpu_threads_apply_during_the_run_only() -> None:
+    before = torch.get_num_threads()
+    result = run_experiment("toy", device="cpu", progress=False, overrides={"cpu_threads": "1"})
+    assert result["threads"] == 1
+    assert torch.get_num_threads() == before
