@@ -1,0 +1,229 @@
+"""The models Ziebart et al. (2008) compare MaxEnt IRL with (Table 1).
+
+* Time-based: the fastest route, cost = travel time at the speed limit.
+* Maximum-margin planning (Ratliff, Bagnell & Zinkevich 2006): costs w ≥ 0 such
+  that each demonstrated route is cheaper than every other route by a margin
+  that grows with how much the other route differs from it (loss-augmented
+  planning, projected subgradient).
+* The action-based model (eq. 7): P(a|s) ∝ exp(Q*(s, a)), Q* the negated optimal
+  cost to the goal after taking a — locally normalized, hence label bias.
+
+Costs are positive weights w over the features (reward θ = −w). Shortest
+paths use :func:`maxentrl.irl.roads.shortest_path` (Dijkstra).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from maxentrl.errors import require_int_at_least, require_positive
+from maxentrl.irl.graph import GraphMDP
+from maxentrl.irl.maxent import Demonstrations, _goal_mask
+
+__all__ = [
+    "time_cost",
+    "optimal_cost_to_go",
+    "action_model_log_policy",
+    "action_model_log_likelihood_and_gradient",
+    "fit_action_model",
+    "fit_max_margin",
+    "label_bias_example",
+    "MarginFit",
+]
+
+
+def time_cost(mdp: GraphMDP, length_m: np.ndarray, speed_kmh: np.ndarray) -> np.ndarray:
+    """``[E]`` travel time (seconds) of each action: the length of the segment left at its speed limit."""
+    src = mdp.src.cpu().numpy()
+    return (length_m[src] / 1000.0) / speed_kmh[src] * 3600.0
+
+
+def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Hard-min value iteration (Bellman-Ford) to a batch of absorbing goals.
+
+    V*(s) = min_a [c(s, a) + V*(s')], V*(goal) = 0, with c(s, a) = wᵀ(f_s + g_a).
+    This is Algorithm 1's backward pass with the soft minimum replaced by a
+    minimum (the τ → 0 limit of soft value iteration).
+
+    Returns ``(V [B, S], Q [B, E] = c(s, a) + V(s'), best_action [B, S])``
+    (best action −1 at the goal and where the goal is unreachable).
+    """
+    require_int_at_least("horizon", horizon, 1)
+    goal = torch.as_tensor(goal, dtype=torch.long, device=mdp.src.device).reshape(-1)
+    is_goal, leaves_goal = _goal_mask(mdp, goal)
+    c = mdp.action_rewards(cost).unsqueeze(0)  # wᵀ(f_s + g_a), here a cost
+    inf = torch.tensor(math.inf, dtype=c.dtype, device=c.device)
+    V = torch.where(is_goal, torch.zeros((), dtype=c.dtype, device=c.device), inf)
+    B = goal.shape[0]
+    idx = mdp.src.unsqueeze(0).expand(B, -1)
+    for _ in range(horizon):
+        Q = torch.where(leaves_goal, inf, c + V.index_select(1, mdp.dst))
+        new = torch.full_like(V, math.inf).scatter_reduce_(1, idx, Q, reduce="amin", include_self=True)
+        new = torch.where(is_goal, torch.zeros_like(new), new)
+        if torch.equal(new, V):
+            break
+        V = new
+    Q = torch.where(leaves_goal, inf, c + V.index_select(1, mdp.dst))
+    # the best action of each state: the first action attaining the minimum
+    is_best = (Q == V.index_select(1, mdp.src)) & torch.isfinite(Q)
+    E = mdp.num_actions
+    cand = torch.where(is_best, torch.arange(E, device=c.device).expand(B, -1), torch.full_like(idx, E))
+    best = torch.full((B, mdp.num_states), E, dtype=torch.long, device=c.device).scatter_reduce_(1, idx, cand, reduce="amin")
+    best = torch.where(best == E, torch.full_like(best, -1), best)
+    return V, Q, best
+
+
+def action_model_log_policy(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: int) -> Tensor:
+    """log P(a|s) = Q*(s, a) − log Σ_a' exp Q*(s, a') with Q* = −(optimal cost after a) (eq. 7); ``[B, E]``."""
+    from maxentrl.irl.maxent import segment_logsumexp
+
+    _, Qc, _ = optimal_cost_to_go(mdp, cost, goal, horizon=horizon)
+    Qr = -Qc  # Q*(s, a): rewards
+    lse = segment_logsumexp(Qr, mdp.src, mdp.num_states, lengths=mdp.src_segments)
+    return Qr - lse.index_select(1, mdp.src)
+
+
+def _continuation_features(mdp: GraphMDP, best: Tensor, horizon: int) -> Tensor:
+    """``[B, S, K]`` features of the optimal route from each state to the goal (pointer doubling)."""
+    phi = mdp.state_features[mdp.src] + mdp.action_features  # [E, K]
+    B, S = best.shape
+    has = best >= 0
+    a = best.clamp(min=0)
+    F = torch.where(has.unsqueeze(-1), phi[a], torch.zeros((), dtype=phi.dtype, device=phi.device))
+    nxt = torch.where(has, mdp.dst[a], torch.arange(S, device=best.device).expand(B, -1))
+    for _ in range(max(1, math.ceil(math.log2(horizon + 1)))):
+        F = F + torch.gather(F, 1, nxt.unsqueeze(-1).expand(-1, -1, F.shape[-1]))
+        nxt = torch.gather(nxt, 1, nxt)
+    return F
+
+
+def action_model_log_likelihood_and_gradient(
+    mdp: GraphMDP, cost: Tensor, demos: Demonstrations, *, horizon: int
+) -> tuple[Tensor, Tensor]:
+    """Mean log-likelihood Σ_t log P(a_t|s_t) (eq. 7) of the demonstrations and its (sub)gradient in ``cost``.
+
+    ∂Q*(s, a)/∂w = −Φ(s, a) where Φ(s, a) = f_s + g_a + (features of the optimal
+    route from s'), valid wherever the optimal route is unique.
+    """
+    goals, row = torch.unique(demos.goal, return_inverse=True)
+    _, Qc, best = optimal_cost_to_go(mdp, cost, goals, horizon=horizon)
+    from maxentrl.irl.maxent import segment_logsumexp
+
+    Qr = -Qc
+    log_pi = Qr - segment_logsumexp(Qr, mdp.src, mdp.num_states, lengths=mdp.src_segments).index_select(1, mdp.src)
+    pi = torch.exp(log_pi)
+    Fs = _continuation_features(mdp, best, horizon)  # [B, S, K]
+    phi = mdp.state_features[mdp.src] + mdp.action_features  # [E, K]
+    # Φ(s, a) for every action, per goal: [B, E, K]
+    Phi = phi.unsqueeze(0) + Fs[:, mdp.dst]
+    Phi = torch.where(torch.isfinite(Qr).unsqueeze(-1), Phi, torch.zeros((), dtype=Phi.dtype, device=Phi.device))
+    # expected Φ under π for every state: [B, S, K]
+    EPhi = torch.zeros(goals.shape[0], mdp.num_states, phi.shape[1], dtype=phi.dtype, device=phi.device)
+    EPhi.index_add_(1, mdp.src, pi.unsqueeze(-1) * Phi)
+    L = torch.zeros((), dtype=phi.dtype, device=phi.device)
+    grad = torch.zeros(phi.shape[1], dtype=phi.dtype, device=phi.device)
+    for m, acts in enumerate(demos.actions):
+        b = int(row[m])
+        a = torch.as_tensor(acts, dtype=torch.long, device=phi.device)
+        s = mdp.src[a]
+        L = L + log_pi[b, a].sum()
+        # ∂ log π(a|s)/∂w = −Φ(s, a) + E_π[Φ(s, ·)]
+        grad = grad + (EPhi[b, s] - Phi[b, a]).sum(0)
+    M = len(demos)
+    return L / M, grad / M
+
+
+def fit_action_model(
+    mdp: GraphMDP, demos: Demonstrations, cost0: Tensor, *, step: float, iterations: int, horizon: int
+) -> tuple[Tensor, list[float]]:
+    """Fit the action-based model's costs by exponentiated gradient ascent (costs stay positive)."""
+    require_positive("step", step)
+    require_int_at_least("iterations", iterations, 1)
+    w = cost0.clone()
+    best_w, best_L, trace = w, -math.inf, []
+    for i in range(iterations):
+        L, g = action_model_log_likelihood_and_gradient(mdp, w, demos, horizon=horizon)
+        trace.append(float(L))
+        if float(L) > best_L:
+            best_L, best_w = float(L), w
+        w = w * torch.exp(step / math.sqrt(1 + i) * g.clamp(-5, 5))
+    return best_w, trace
+
+
+@dataclasses.dataclass(frozen=True)
+class MarginFit:
+    """Costs learned by maximum-margin planning and the objective trace."""
+
+    cost: Tensor
+    objective: list[float]
+
+
+def fit_max_margin(
+    mdp: GraphMDP,
+    demos: Demonstrations,
+    cost0: Tensor,
+    *,
+    length_m: np.ndarray,
+    step: float,
+    iterations: int,
+    margin: float = 1.0,
+    reg: float = 1e-3,
+    min_cost: float = 1e-3,
+) -> MarginFit:
+    """Maximum-margin planning (Ratliff, Bagnell & Zinkevich 2006) by projected subgradient descent.
+
+    Minimizes (reg/2)‖w‖² + (1/M) Σ_i [wᵀf_ζ̃i − min_ζ (wᵀf_ζ − margin·ℓ(ζ, ζ̃i))]
+    over w ≥ min_cost, where ℓ counts the distance (100 m units) of ζ off the
+    demonstrated route. The inner minimum is loss-augmented planning: Dijkstra
+    with the cost of each off-route segment lowered by its loss (kept at least
+    5% of its cost so the search stays valid).
+    """
+    from maxentrl.irl.roads import _action_lookup, shortest_path
+
+    require_positive("step", step)
+    require_int_at_least("iterations", iterations, 1)
+    lookup = _action_lookup(mdp)
+    src = mdp.src.cpu().numpy()
+    phi = (mdp.state_features[mdp.src] + mdp.action_features).cpu().double()  # [E, K]
+    loss_per_state = margin * length_m / 100.0
+    w = cost0.cpu().double().clone()
+    trace = []
+    for i in range(iterations):
+        sub = reg * w
+        obj = 0.5 * reg * float(w @ w)
+        edge_cost = (phi @ w).numpy()
+        for m, acts in enumerate(demos.actions):
+            on_route = np.zeros(mdp.num_states, dtype=bool)
+            on_route[src[list(acts)]] = True
+            aug = edge_cost - np.where(on_route[src], 0.0, loss_per_state[src])
+            aug = np.maximum(aug, 0.05 * edge_cost)
+            pred = shortest_path(mdp, aug, int(demos.start[m]), int(demos.goal[m]), lookup=lookup)
+            f_demo = phi[list(acts)].sum(0)
+            f_pred = phi[pred].sum(0)
+            loss_pred = float(loss_per_state[src[pred]][~on_route[src[pred]]].sum())
+            obj += (float(f_demo @ w) - (float(f_pred @ w) - loss_pred)) / len(demos)
+            sub = sub + (f_demo - f_pred) / len(demos)
+        trace.append(obj)
+        w = (w - step / math.sqrt(1 + i) * sub).clamp(min=min_cost)
+    return MarginFit(w.to(cost0), trace)
+
+
+def label_bias_example() -> tuple[GraphMDP, int, int, list[list[int]]]:
+    """Fig. 2 of Ziebart et al. (2008): three equal-reward paths from A to B.
+
+    From A one action leads to path 3's first state and one to a branching
+    state from which paths 1 and 2 split. Every path has three actions and
+    every state the same zero features, so all paths have equal reward.
+    States: A=0, B=1, branch=2, p1=3, p2=4, p3a=5, p3b=6.
+    Returns ``(mdp, A, B, paths)`` with paths 1, 2, 3 as action lists.
+    """
+    edges = [(0, 2), (0, 5), (2, 3), (2, 4), (3, 1), (4, 1), (5, 6), (6, 1)]
+    src, dst = zip(*edges)
+    mdp = GraphMDP.from_edges(7, list(src), list(dst), torch.zeros(7, 1, dtype=torch.float64))
+    paths = [[0, 2, 4], [0, 3, 5], [1, 6, 7]]
+    return mdp, 0, 1, paths

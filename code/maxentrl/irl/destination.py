@@ -1,0 +1,45 @@
+"""Destination prediction by Bayes' rule (Ziebart et al. 2008, "Applications").
+
+Given a partial route ζ̃_{A→B} (from its start A to the current segment B),
+
+    P(dest | ζ̃_{A→B}) ∝ P(ζ̃_{A→B} | dest) P(dest)
+                       ∝ [Σ_{ζ_{B→dest}} e^{θᵀf_ζ} / Σ_{ζ_{A→dest}} e^{θᵀf_ζ}] P(dest)
+                       = exp(log Z_B(dest) − log Z_A(dest)) P(dest),
+
+because the reward of the observed prefix is the same whatever the destination.
+Both partition functions come from one batched backward pass of Algorithm 1
+(one row per candidate destination).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from maxentrl.errors import ConfigError
+from maxentrl.irl.graph import GraphMDP
+from maxentrl.irl.maxent import backward_pass
+
+__all__ = ["destination_log_posterior", "destination_log_posterior_from_log_Z"]
+
+
+def destination_log_posterior_from_log_Z(log_Z_state: Tensor, A: Tensor, B: Tensor, log_prior: Tensor) -> Tensor:
+    """log P(dest | partial routes A→B) for ``n`` routes and ``D`` destinations; result ``[n, D]``.
+
+    Args:
+        log_Z_state: ``[D, S]`` log Z_s to each destination (Algorithm 1's backward pass).
+        A, B: ``[n]`` first and current state of each partial route.
+        log_prior: ``[D]`` log P(dest).
+    """
+    if log_Z_state.shape[0] != log_prior.shape[0]:
+        raise ConfigError("one prior entry per destination is needed")
+    logits = log_Z_state[:, B].T - log_Z_state[:, A].T + log_prior.unsqueeze(0)
+    return logits - torch.logsumexp(logits, dim=1, keepdim=True)
+
+
+def destination_log_posterior(
+    mdp: GraphMDP, theta: Tensor, destinations: Tensor, A: Tensor, B: Tensor, log_prior: Tensor, *, horizon: int, tol: float = 0.0
+) -> Tensor:
+    """:func:`destination_log_posterior_from_log_Z` with the backward pass run here; ``[n, D]``."""
+    bw = backward_pass(mdp, theta, destinations, horizon=horizon, tol=tol)
+    return destination_log_posterior_from_log_Z(bw.log_Z_state, A, B, log_prior)

@@ -1,0 +1,529 @@
+"""Maximum-entropy IRL on sparse deterministic MDPs (Ziebart et al. 2008).
+
+The model (eq. 2) puts probability P(ζ|θ) = exp(θᵀf_ζ)/Z(θ) on every path ζ
+from a start state to the goal. Everything learning needs comes from
+**Algorithm 1**, written here over an edge list so it runs on graphs with
+hundreds of thousands of states, batched over goals ``b`` (one row per goal):
+
+* :func:`backward_pass` — steps 1–2, the partition functions Z_{a}, Z_{s}, in
+  log space (``log_Z_state[b, s]``, ``log_Z_action[b, a]``). With τ = 1 this
+  *is* soft value iteration: V(s) = log Z_s = log Σ_a exp(r(s, a) + V(s')).
+* :func:`local_action_probabilities` — step 3, π(a|s) = Z_a / Z_s, the
+  stochastic policy of eq. 5.
+* :func:`forward_pass` — steps 4–6, expected state and action (edge)
+  visitation frequencies D_s, D_a.
+* :func:`log_likelihood_and_gradient` — L(θ) and eq. 6's gradient
+  f̃ − Σ_a D_a (f_{src(a)} + g_a).
+
+Sums over a state's actions are scatter operations (``index_add_``,
+``scatter_reduce_``), so each pass costs O(E) per iteration on CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.irl.graph import GraphMDP
+
+__all__ = [
+    "segment_logsumexp",
+    "BackwardPass",
+    "backward_pass",
+    "local_action_probabilities",
+    "forward_pass",
+    "Visitation",
+    "expected_visitation",
+    "expected_feature_counts",
+    "Demonstrations",
+    "make_demonstrations",
+    "log_likelihood_and_gradient",
+    "FitResult",
+    "fit_gradient",
+    "fit_exponentiated_gradient",
+    "fit_lbfgs",
+    "sample_paths",
+    "out_edge_table",
+]
+
+
+def segment_logsumexp(x: Tensor, index: Tensor, num_segments: int, *, lengths: Tensor | None = None) -> Tensor:
+    """log Σ_{e: index[e]=s} exp(x[..., e]) for every segment s; ``x`` is ``[B, E]``, result ``[B, S]``.
+
+    Empty segments give −inf. Stable: the per-segment maximum is subtracted
+    first. When ``index`` is sorted, pass ``lengths`` (the segment sizes, ``[S]``)
+    to use ``torch.segment_reduce`` instead of scatter operations.
+    """
+    B = x.shape[0]
+    if lengths is not None:
+        L = lengths.unsqueeze(0).expand(B, -1)
+        m = torch.segment_reduce(x, "max", lengths=L, axis=1, unsafe=True)
+        m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        s = torch.segment_reduce(torch.exp(x - m_safe.index_select(1, index)), "sum", lengths=L, axis=1, unsafe=True)
+        return m_safe + torch.log(s)
+    idx = index.unsqueeze(0).expand(B, -1)
+    m = torch.full((B, num_segments), -math.inf, dtype=x.dtype, device=x.device)
+    m.scatter_reduce_(1, idx, x, reduce="amax", include_self=True)
+    m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    s = torch.zeros_like(m).index_add_(1, index, torch.exp(x - m_safe.index_select(1, index)))
+    return m_safe + torch.log(s)
+
+
+def _goal_mask(mdp: GraphMDP, goal: Tensor) -> tuple[Tensor, Tensor]:
+    """``is_goal[b, s]`` and ``leaves_goal[b, a]`` (actions out of an absorbing goal are disabled)."""
+    goal = goal.to(device=mdp.src.device, dtype=torch.long)
+    is_goal = torch.zeros(goal.shape[0], mdp.num_states, dtype=torch.bool, device=goal.device)
+    is_goal[torch.arange(goal.shape[0], device=goal.device), goal] = True
+    return is_goal, is_goal[:, mdp.src]
+
+
+@dataclasses.dataclass(frozen=True)
+class BackwardPass:
+    """Result of Algorithm 1's backward pass for a batch of goals.
+
+    Attributes:
+        log_Z_state: ``[B, S]`` log Z_s, the log partition function of paths from s to goal b.
+        log_Z_action: ``[B, E]`` log Z_a = reward(a) + log Z_{dst(a)}.
+        iterations: number of backups done (N, or fewer when ``tol`` stopped it).
+        history: ``[N+1, B, S]`` log Z_s after 0..N backups, when asked for (time-varying policy).
+    """
+
+    log_Z_state: Tensor
+    log_Z_action: Tensor
+    iterations: int
+    history: Tensor | None = None
+
+
+def backward_pass(
+    mdp: GraphMDP,
+    theta: Tensor,
+    goal: Tensor,
+    *,
+    horizon: int,
+    tol: float = 0.0,
+    keep_history: bool = False,
+    gamma: float = 1.0,
+) -> BackwardPass:
+    """Algorithm 1, steps 1–2, in log space (Ziebart et al. 2008).
+
+    Step 1 sets Z_{goal} = 1 (log 0) and every other Z_s = 0 (log −inf); step 2
+    repeats ``horizon`` times
+
+        log Z_a = θᵀ(f_{s} + g_a) + log Z_{s'}           (a: s → s')
+        log Z_s = log Σ_{a ∈ A(s)} Z_a    (s ≠ goal),     log Z_goal = 0,
+
+    so after n backups Z_s sums exp(θᵀf_ζ) over all paths from s that reach the
+    goal in at most n actions. This is soft value iteration at temperature
+    τ = 1 with V = log Z, no discount and an absorbing zero-value goal.
+
+    Args:
+        mdp: the graph (S states, E actions, K features).
+        theta: ``[K]`` reward weights θ.
+        goal: ``[B]`` goal state of each batch row.
+        horizon: N, the maximum number of backups.
+        tol: stop early once no finite log Z_s moves by more than ``tol``
+            (0 runs exactly ``horizon`` backups).
+        keep_history: also return every iterate (memory N·B·S), for the exact
+            finite-horizon, time-varying policy.
+        gamma: discount γ in log Z_a = r_a + γ log Z_{s'}. Ziebart et al. use
+            γ = 1 (a partition function over paths); γ < 1 gives the discounted
+            soft value iteration of Haarnoja et al. (2017) at τ = 1, which the
+            tests compare with :func:`maxentrl.soft_bellman.soft_value_iteration`.
+    """
+    if not (isinstance(gamma, (int, float)) and 0.0 < gamma <= 1.0):
+        raise ConfigError(f"gamma must lie in (0, 1], got {gamma!r}")
+    require_int_at_least("horizon", horizon, 1)
+    if tol < 0:
+        raise ConfigError(f"tol must be >= 0, got {tol!r}")
+    theta = theta.to(device=mdp.src.device, dtype=mdp.state_features.dtype)
+    goal = torch.as_tensor(goal, dtype=torch.long, device=mdp.src.device).reshape(-1)
+    is_goal, leaves_goal = _goal_mask(mdp, goal)
+    r_a = mdp.action_rewards(theta).unsqueeze(0)  # [1, E]
+    neg_inf = torch.tensor(-math.inf, dtype=r_a.dtype, device=r_a.device)
+    zero = torch.zeros((), dtype=r_a.dtype, device=r_a.device)
+    log_Z = torch.where(is_goal, zero, neg_inf)  # step 1
+    history = [log_Z] if keep_history else None
+    log_Z_a = torch.full((goal.shape[0], mdp.num_actions), -math.inf, dtype=r_a.dtype, device=r_a.device)
+    lengths = mdp.src_segments
+    n = 0
+    for n in range(1, horizon + 1):
+        log_Z_a = torch.where(leaves_goal, neg_inf, r_a + gamma * log_Z.index_select(1, mdp.dst))
+        new = segment_logsumexp(log_Z_a, mdp.src, mdp.num_states, lengths=lengths)
+        new = torch.where(is_goal, zero, new)
+        if history is not None:
+            history.append(new)
+        if tol > 0:
+            same_support = torch.equal(torch.isfinite(new), torch.isfinite(log_Z))
+            finite = torch.isfinite(new)
+            delta = (new - log_Z).abs()[finite].max() if bool(finite.any()) else zero
+            log_Z = new
+            if same_support and float(delta) <= tol:
+                break
+        else:
+            log_Z = new
+    log_Z_a = torch.where(leaves_goal, neg_inf, r_a + gamma * log_Z.index_select(1, mdp.dst))
+    return BackwardPass(log_Z, log_Z_a, n, torch.stack(history) if history is not None else None)
+
+
+def local_action_probabilities(mdp: GraphMDP, log_Z_action: Tensor, log_Z_state: Tensor) -> Tensor:
+    """Algorithm 1, step 3: π(a|s) = Z_a / Z_s, shape ``[B, E]`` (eq. 5's policy).
+
+    Actions in states that cannot reach the goal (Z_s = 0) get probability 0.
+    """
+    log_Z_src = log_Z_state.index_select(1, mdp.src)
+    pi = torch.exp(log_Z_action - log_Z_src)
+    return torch.where(torch.isfinite(log_Z_src), pi, torch.zeros_like(pi))
+
+
+def forward_pass(
+    mdp: GraphMDP,
+    pi: Tensor,
+    D0: Tensor,
+    *,
+    horizon: int,
+    tol: float = 0.0,
+) -> tuple[Tensor, Tensor, int]:
+    """Algorithm 1, steps 4–6: expected visitation frequencies.
+
+    D_{s,0} = P(s_0 = s) (``D0[b, s]``, a distribution or a sum of them, e.g.
+    the start counts of all trips to goal b); then for t = 0 .. N−1
+
+        x_{a,t} = D_{src(a),t} π(a|src(a)),     D_{s',t+1} = Σ_{a: dst(a)=s'} x_{a,t},
+
+    and D_s = Σ_t D_{s,t}, D_a = Σ_t x_{a,t}. Mass that reaches the goal stops
+    there (no action leaves an absorbing goal, π = 0 there).
+
+    Args:
+        pi: ``[B, E]`` stationary policy, or ``[N, B, E]`` a time-varying one (π_t).
+        D0: ``[B, S]`` initial state distribution(s).
+        horizon: N, the number of steps.
+        tol: stop early once the mass still travelling is below ``tol`` (0: run N steps).
+
+    Returns:
+        ``(D_state [B, S], D_action [B, E], steps)``.
+    """
+    require_int_at_least("horizon", horizon, 1)
+    time_varying = pi.ndim == 3
+    if time_varying and pi.shape[0] < horizon:
+        raise ConfigError(f"a time-varying policy needs {horizon} steps, got {pi.shape[0]}")
+    D_t = D0.to(pi.dtype)
+    D_state = D_t.clone()
+    D_action = torch.zeros(pi.shape[-2:], dtype=pi.dtype, device=pi.device)
+    t = 0
+    for t in range(horizon):
+        pi_t = pi[t] if time_varying else pi
+        x = D_t.index_select(1, mdp.src) * pi_t  # step 5: flow along each action
+        D_action += x
+        D_t = torch.zeros_like(D_t).index_add_(1, mdp.dst, x)
+        D_state += D_t  # step 6: sum over time
+        if tol > 0 and float(x.sum()) <= tol:
+            break
+    return D_state, D_action, t + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Visitation:
+    """Output of :func:`expected_visitation` (all of Algorithm 1).
+
+    Attributes:
+        D_state: ``[B, S]`` expected state visitation frequencies D_s (goal included: its arrival mass).
+        D_action: ``[B, E]`` expected action (edge) frequencies D_a.
+        pi: ``[B, E]`` local action probabilities (the last step's, if time-varying).
+        log_Z_state: ``[B, S]`` log partition functions after the backward pass.
+        backward_iterations: backups done.
+        forward_steps: forward steps done.
+    """
+
+    D_state: Tensor
+    D_action: Tensor
+    pi: Tensor
+    log_Z_state: Tensor
+    backward_iterations: int
+    forward_steps: int
+
+
+def expected_visitation(
+    mdp: GraphMDP,
+    theta: Tensor,
+    goal: Tensor,
+    D0: Tensor,
+    *,
+    horizon: int,
+    tol: float = 0.0,
+    time_varying: bool = False,
+) -> Visitation:
+    """Algorithm 1 end to end: backward pass, local action probabilities, forward pass.
+
+    With ``time_varying=False`` (the paper's version) the forward pass uses the
+    stationary policy from the last backup: exact for the infinite-horizon model
+    once the backward pass has converged (``tol`` > 0), and exact for a DAG once
+    ``horizon`` exceeds its longest path. With ``time_varying=True`` step t uses
+    π_t(a|s) = Z_a^{(N−t)}/Z_s^{(N−t)}, which is exact for the distribution over
+    paths with at most N actions on any graph (the model brute-force enumeration checks).
+    """
+    if time_varying:
+        bw = backward_pass(mdp, theta, goal, horizon=horizon, keep_history=True)
+        assert bw.history is not None
+        hist = bw.history  # [N+1, B, S]
+        goal_t = torch.as_tensor(goal, dtype=torch.long, device=mdp.src.device).reshape(-1)
+        _, leaves_goal = _goal_mask(mdp, goal_t)
+        r_a = mdp.action_rewards(theta.to(device=mdp.src.device, dtype=mdp.state_features.dtype))
+        pis = []
+        for t in range(horizon):
+            m = horizon - t  # paths from step t on may use at most m more actions
+            log_Z_a = torch.where(leaves_goal, torch.tensor(-math.inf, dtype=r_a.dtype, device=r_a.device), r_a + hist[m - 1][:, mdp.dst])
+            pis.append(local_action_probabilities(mdp, log_Z_a, hist[m]))
+        pi = torch.stack(pis)
+        D_state, D_action, steps = forward_pass(mdp, pi, D0, horizon=horizon)
+        return Visitation(D_state, D_action, pi[-1], bw.log_Z_state, bw.iterations, steps)
+    bw = backward_pass(mdp, theta, goal, horizon=horizon, tol=tol)
+    pi = local_action_probabilities(mdp, bw.log_Z_action, bw.log_Z_state)
+    D_state, D_action, steps = forward_pass(mdp, pi, D0, horizon=horizon, tol=tol)
+    return Visitation(D_state, D_action, pi, bw.log_Z_state, bw.iterations, steps)
+
+
+def expected_feature_counts(mdp: GraphMDP, D_action: Tensor) -> Tensor:
+    """Σ_ζ P(ζ) f_ζ = Σ_a D_a (f_{src(a)} + g_a), shape ``[B, K]`` (eq. 6's second term)."""
+    return D_action @ (mdp.state_features[mdp.src] + mdp.action_features)
+
+
+@dataclasses.dataclass(frozen=True)
+class Demonstrations:
+    """Demonstrated paths, summarized as eq. 6 needs them.
+
+    Attributes:
+        start: ``[M]`` first state of each path.
+        goal: ``[M]`` goal (last state) of each path.
+        feature_counts: ``[M, K]`` f_ζ̃ of each path.
+        actions: the paths as lists of action indices (kept for evaluation).
+    """
+
+    start: Tensor
+    goal: Tensor
+    feature_counts: Tensor
+    actions: tuple[tuple[int, ...], ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.start.shape[0])
+
+    def subset(self, index) -> "Demonstrations":
+        """The demonstrations at positions ``index`` (a list or long tensor)."""
+        idx = torch.as_tensor(index, dtype=torch.long)
+        acts = tuple(self.actions[int(i)] for i in idx) if self.actions else ()
+        return Demonstrations(self.start[idx.to(self.start.device)], self.goal[idx.to(self.goal.device)],
+                              self.feature_counts[idx.to(self.feature_counts.device)], acts)
+
+
+def make_demonstrations(mdp: GraphMDP, paths: list[list[int]]) -> Demonstrations:
+    """Demonstrations from paths given as action-index lists (each non-empty, ending at its goal)."""
+    if not paths:
+        raise ConfigError("need at least one demonstrated path")
+    dev = mdp.src.device
+    phi = mdp.state_features[mdp.src] + mdp.action_features
+    starts, goals, feats = [], [], []
+    for p in paths:
+        if len(p) == 0:
+            raise ConfigError("a demonstrated path must take at least one action")
+        a = torch.as_tensor(p, dtype=torch.long, device=dev)
+        if len(p) > 1 and not bool(torch.equal(mdp.dst[a[:-1]], mdp.src[a[1:]])):
+            raise ConfigError("a demonstrated path must be connected (dst of each action = src of the next)")
+        starts.append(int(mdp.src[a[0]]))
+        goals.append(int(mdp.dst[a[-1]]))
+        feats.append(phi[a].sum(0))
+    return Demonstrations(
+        torch.tensor(starts, dtype=torch.long, device=dev),
+        torch.tensor(goals, dtype=torch.long, device=dev),
+        torch.stack(feats),
+        tuple(tuple(int(x) for x in p) for p in paths),
+    )
+
+
+def _group_by_goal(mdp: GraphMDP, demos: Demonstrations) -> tuple[Tensor, Tensor, Tensor]:
+    """Unique goals ``[B]``, each demo's row ``[M]`` and start counts ``D0[B, S]``."""
+    goals, row = torch.unique(demos.goal, return_inverse=True)
+    D0 = torch.zeros(goals.shape[0], mdp.num_states, dtype=mdp.state_features.dtype, device=mdp.src.device)
+    D0.index_put_((row, demos.start), torch.ones_like(demos.start, dtype=D0.dtype), accumulate=True)
+    return goals, row, D0
+
+
+def log_likelihood_and_gradient(
+    mdp: GraphMDP,
+    theta: Tensor,
+    demos: Demonstrations,
+    *,
+    horizon: int,
+    tol: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Mean log-likelihood L(θ)/M and its gradient (Ziebart et al. 2008, eq. 6), divided by M.
+
+        L(θ) = Σ_i [θᵀ f_ζ̃i − log Z_{s0_i}(θ; goal_i)],
+        ∇L(θ) = Σ_i f_ζ̃i − Σ_b Σ_a D_{b,a} (f_{src(a)} + g_a),
+
+    where D_b is Algorithm 1's edge frequency for goal b started from the
+    starts of all demonstrations with that goal. One batched call of
+    Algorithm 1 covers every goal.
+    """
+    goals, row, D0 = _group_by_goal(mdp, demos)
+    vis = expected_visitation(mdp, theta, goals, D0, horizon=horizon, tol=tol)
+    M = len(demos)
+    log_Z0 = vis.log_Z_state[row, demos.start]
+    L = (demos.feature_counts @ theta - log_Z0).sum() / M
+    grad = (demos.feature_counts.sum(0) - expected_feature_counts(mdp, vis.D_action).sum(0)) / M
+    return L, grad
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """A learned θ with its trace.
+
+    Attributes:
+        theta: ``[K]`` learned reward weights.
+        log_likelihood: mean log-likelihood per iteration.
+        grad_norm: ‖∇L‖/M per iteration (eq. 6: 0 when feature expectations match).
+    """
+
+    theta: Tensor
+    log_likelihood: list[float]
+    grad_norm: list[float]
+
+
+def fit_gradient(
+    mdp: GraphMDP,
+    demos: Demonstrations,
+    theta0: Tensor,
+    *,
+    step: float,
+    iterations: int,
+    horizon: int,
+    tol: float = 0.0,
+    callback: Callable[[int, Tensor], None] | None = None,
+) -> FitResult:
+    """Plain gradient ascent θ ← θ + η ∇L(θ)/M on the convex log-likelihood (eq. 6)."""
+    require_positive("step", step)
+    require_int_at_least("iterations", iterations, 1)
+    theta = theta0.clone()
+    Ls, gs = [], []
+    for i in range(iterations):
+        L, g = log_likelihood_and_gradient(mdp, theta, demos, horizon=horizon, tol=tol)
+        Ls.append(float(L))
+        gs.append(float(g.norm()))
+        theta = theta + step * g
+        if callback is not None:
+            callback(i, theta)
+    return FitResult(theta, Ls, gs)
+
+
+def fit_exponentiated_gradient(
+    mdp: GraphMDP,
+    demos: Demonstrations,
+    cost0: Tensor,
+    *,
+    step: float,
+    iterations: int,
+    horizon: int,
+    tol: float = 0.0,
+    decay: float = 0.0,
+) -> FitResult:
+    """Exponentiated gradient on positive costs w = −θ (Ziebart et al. 2008, "Learning from Demonstrated Behavior").
+
+    The costs stay positive through the multiplicative update
+
+        w ← w ⊙ exp(−η_i ∂(−L/M)/∂w) = w ⊙ exp(−η_i (Σ_a D_a φ_a − f̃)/M),
+
+    with η_i = step / (1 + decay · i); the update is the mirror-descent step
+    for the entropy regularizer, whose ℓ1-like effect the paper mentions.
+    Returns θ = −w.
+    """
+    require_positive("step", step)
+    require_int_at_least("iterations", iterations, 1)
+    if bool((cost0 <= 0).any()):
+        raise ConfigError("exponentiated gradient needs strictly positive initial costs")
+    w = cost0.clone()
+    Ls, gs = [], []
+    for i in range(iterations):
+        L, g = log_likelihood_and_gradient(mdp, -w, demos, horizon=horizon, tol=tol)
+        Ls.append(float(L))
+        gs.append(float(g.norm()))
+        w = w * torch.exp(-(step / (1.0 + decay * i)) * g)  # ∂L/∂w = −∂L/∂θ = −g
+    return FitResult(-w, Ls, gs)
+
+
+def fit_lbfgs(
+    mdp: GraphMDP,
+    demos: Demonstrations,
+    theta0: Tensor,
+    *,
+    iterations: int,
+    horizon: int,
+    tol: float = 0.0,
+    grad_tol: float = 1e-10,
+) -> FitResult:
+    """Maximize L(θ) with L-BFGS (strong-Wolfe line search), the gradient from Algorithm 1 (eq. 6)."""
+    require_int_at_least("iterations", iterations, 1)
+    theta = theta0.clone().requires_grad_(True)
+    Ls, gs = [], []
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
+                            tolerance_grad=grad_tol, tolerance_change=1e-14, history_size=20)
+
+    def closure() -> Tensor:
+        with torch.no_grad():
+            L, g = log_likelihood_and_gradient(mdp, theta.detach(), demos, horizon=horizon, tol=tol)
+        Ls.append(float(L))
+        gs.append(float(g.norm()))
+        theta.grad = -g
+        return -L
+
+    opt.step(closure)
+    return FitResult(theta.detach(), Ls, gs)
+
+
+def out_edge_table(mdp: GraphMDP) -> Tensor:
+    """``[S, max_degree]`` action indices leaving each state, padded with −1."""
+    deg = mdp.out_degree()
+    dmax = int(deg.max()) if mdp.num_actions else 0
+    order = torch.argsort(mdp.src, stable=True)
+    start = torch.cumsum(deg, 0) - deg
+    slot = torch.arange(mdp.num_actions, device=mdp.src.device) - start[mdp.src[order]]
+    table = torch.full((mdp.num_states, max(dmax, 1)), -1, dtype=torch.long, device=mdp.src.device)
+    table[mdp.src[order], slot] = order
+    return table
+
+
+def sample_paths(
+    mdp: GraphMDP,
+    pi: Tensor,
+    start: Tensor,
+    row: Tensor,
+    goal: Tensor,
+    *,
+    generator: torch.Generator,
+    max_steps: int,
+) -> list[list[int]]:
+    """Draw paths by following π(a|s) (``pi[B, E]``) from each ``start[m]`` to ``goal[m]``.
+
+    ``row[m]`` picks the row of ``pi`` (the goal's batch index). Paths that have
+    not reached the goal after ``max_steps`` are returned as they are.
+    """
+    table = out_edge_table(mdp)
+    s = start.clone().to(mdp.src.device)
+    M = s.shape[0]
+    paths: list[list[int]] = [[] for _ in range(M)]
+    alive = s != goal
+    for _ in range(max_steps):
+        if not bool(alive.any()):
+            break
+        idx = torch.nonzero(alive).squeeze(1)
+        cand = table[s[idx]]  # [m, dmax]
+        p = torch.where(cand >= 0, pi[row[idx].unsqueeze(1), cand.clamp(min=0)], torch.zeros((), dtype=pi.dtype, device=pi.device))
+        choice = torch.multinomial(p, 1, generator=generator).squeeze(1)
+        a = cand[torch.arange(idx.shape[0], device=cand.device), choice]
+        for m, act in zip(idx.tolist(), a.tolist()):
+            paths[m].append(act)
+        s[idx] = mdp.dst[a]
+        alive = s != goal
+    return paths
