@@ -90,9 +90,10 @@ class Ch06Config:
     """Exponentiated-gradient step size of MaxEnt IRL."""
     lbfgs_iterations: int = 100
     """L-BFGS iterations that finish MaxEnt IRL's optimization after exponentiated gradient."""
-    action_iterations: int = 60
-    """Exponentiated-gradient iterations of the action-based model."""
-    action_step: float = 0.2
+    action_iterations: int = 200
+    """Exponentiated-gradient iterations of the action-based model (enough for its training
+    log-likelihood to level off, so that it is compared at its maximum-likelihood costs)."""
+    action_step: float = 0.5
     """Its step size."""
     margin_iterations: int = 25
     """Projected-subgradient iterations of maximum-margin planning."""
@@ -435,7 +436,7 @@ register(
         presets={
             "quick": Ch06Config(),
             "full": Ch06Config(enum_graphs=12, enum_states=8, enum_horizon=8, grid_size=10, grid_demos=20000,
-                               road_trips=2000, maxent_iterations=100, action_iterations=100,
+                               road_trips=2000, maxent_iterations=100, action_iterations=300,
                                margin_iterations=60, dest_trips=1500),
         },
         run=run,

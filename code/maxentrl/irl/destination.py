@@ -7,6 +7,9 @@ Given a partial route ζ̃_{A→B} (from its start A to the current segment B),
                        = exp(log Z_B(dest) − log Z_A(dest)) P(dest),
 
 because the reward of the observed prefix is the same whatever the destination.
+(Strictly, a destination that the prefix has already passed through has
+posterior zero, since a trip ends at its absorbing goal; the formula, like the
+paper's, knows only A and B and does not enforce this.)
 Both partition functions come from one batched backward pass of Algorithm 1
 (one row per candidate destination).
 """

@@ -433,9 +433,11 @@ def fit_exponentiated_gradient(
 
     The costs stay positive through the multiplicative update
 
-        w ← w ⊙ exp(−η_i ∂(−L/M)/∂w) = w ⊙ exp(−η_i (Σ_a D_a φ_a − f̃)/M),
+        w ← w ⊙ exp(−η_i ∂(−L/M)/∂w) = w ⊙ exp(η_i (Σ_a D_a φ_a − Σ_i f_ζ̃i)/M),
 
-    with η_i = step / (1 + decay · i); the update is the mirror-descent step
+    with η_i = step / (1 + decay · i): the cost of a feature that the model uses
+    more than the demonstrations did rises, the cost of one it uses less falls.
+    The update is the mirror-descent step
     for the entropy regularizer, whose ℓ1-like effect the paper mentions.
     Returns θ = −w.
     """
