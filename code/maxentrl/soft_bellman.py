@@ -8,7 +8,11 @@ Q-function leaves out the first entropy term, which does not depend on a₀
 
     Q(s, a) = r(s, a) + γ Σ_{s'} P(s'|s, a) V(s')                       (eq. 7)
     V(s)    = τ log Σ_a exp(Q(s, a)/τ)          at the optimum        (eq. 5)
-    V^π(s)  = Σ_a π(a|s) Q^π(s, a) + τ H(π(·|s))  for any π           (eq. 22-23)
+    V^π(s)  = Σ_a π(a|s) Q^π(s, a) + τ H(π(·|s))  for any π   (first line of eq. 23)
+
+(Their eq. 22 writes V^π as τ log Σ_a exp(Q^π/τ); that equals the line above
+only when π is the Boltzmann policy of its own Q^π, so for a general π this
+module uses the expectation, Schulman et al.'s eq. 26 in entropy form.)
 
 The sum over actions is the counting measure of a finite action set, so V
 is :func:`maxentrl.boltzmann.soft_maximum` with a zero log-prior. Schulman
