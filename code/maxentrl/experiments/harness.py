@@ -37,6 +37,7 @@ __all__ = [
     "get_experiment",
     "run_experiment",
     "load_result",
+    "committed_result",
     "apply_overrides",
 ]
 
@@ -282,6 +283,21 @@ def run_experiment(
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
     return result
+
+
+def committed_result(name: str, *, preset: str = "full", seed: int = 0) -> RunResult | None:
+    """The result of ``name``/``preset``/``seed`` committed under ``data/results/<name>/``, or ``None``.
+
+    Chapters plot these (full-preset runs, made on a GPU where one was lent)
+    beside the quick run they execute.
+    """
+    from maxentrl.paths import data_dir
+
+    try:
+        path = data_dir() / "results" / name / f"{name}_{preset}_seed{seed}.json"
+    except FileNotFoundError:
+        return None
+    return load_result(path) if path.is_file() else None
 
 
 def load_result(path: str | Path) -> RunResult:

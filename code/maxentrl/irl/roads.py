@@ -32,9 +32,10 @@ from torch import Tensor
 from maxentrl.errors import ConfigError, require_int_at_least
 from maxentrl.irl.graph import GraphMDP
 from maxentrl.irl.maxent import Demonstrations, make_demonstrations
+from maxentrl.paths import data_dir
 
 __all__ = [
-    "DATA_PATH",
+    "ROAD_FILE",
     "FEATURE_NAMES",
     "PLANTED_COST",
     "RoadNetwork",
@@ -47,7 +48,8 @@ __all__ = [
     "route_match",
 ]
 
-DATA_PATH = Path(__file__).resolve().parents[3] / "data" / "roads" / "helsinki.npz"
+ROAD_FILE = ("roads", "helsinki.npz")
+"""Where the committed network lives, relative to the book's ``data/`` folder."""
 """The committed road MDP (see ``scripts/build_road_network.py``)."""
 
 ROAD_CLASSES = ("primary", "secondary", "tertiary", "unclassified", "residential")
@@ -99,10 +101,11 @@ class RoadNetwork:
         return self.mdp.num_states
 
 
-def load_road_network(path: Path | str = DATA_PATH, *, dtype: torch.dtype = torch.float64,
+def load_road_network(path: Path | str | None = None, *, dtype: torch.dtype = torch.float64,
                       device: torch.device | str = "cpu") -> RoadNetwork:
-    """Read the committed ``.npz`` and build the features (Ziebart et al. 2008, "Path Features")."""
-    path = Path(path)
+    """Read the committed ``.npz`` (default ``data/roads/helsinki.npz``) and build the features
+    (Ziebart et al. 2008, "Path Features")."""
+    path = Path(path) if path is not None else data_dir().joinpath(*ROAD_FILE)
     if not path.exists():
         raise ConfigError(f"road data {path} not found; run scripts/build_road_network.py")
     d = np.load(path)

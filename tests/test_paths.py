@@ -1,0 +1,38 @@
+"""Finding the book's data folder and the committed full-preset results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maxentrl.experiments import committed_result
+from maxentrl.paths import data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_data_dir_is_the_repository_data_folder() -> None:
+    assert data_dir() == ROOT / "data"
+    assert (data_dir() / "roads" / "helsinki.npz").is_file()
+
+
+def test_environment_variable_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MAXENTRL_DATA", str(tmp_path))
+    assert data_dir() == tmp_path
+    assert committed_result("ch02_soft_bellman") is None  # nothing committed there
+
+
+def test_committed_results_carry_provenance() -> None:
+    for folder in sorted((ROOT / "data" / "results").iterdir()):
+        result = committed_result(folder.name)
+        assert result is not None, folder
+        assert result.preset == "full" and result.name == folder.name
+        prov = result.provenance
+        assert prov["git_commit"] != "unknown" and not prov["git_commit"].endswith("+dirty")
+        for key in ("device_name", "torch_version", "wall_time_s", "date_utc", "seed"):
+            assert key in prov
+
+
+def test_missing_result_is_none() -> None:
+    assert committed_result("ch02_soft_bellman", preset="full", seed=12345) is None
