@@ -44,7 +44,7 @@ def road_like_graph(side: int, *, generator: torch.Generator, drop: float = 0.04
     States are directed road segments (two per remaining road); an action turns
     from segment u→v onto v→w (w ≠ u, or w = u at a dead end). Features are
     random non-negative road attributes (per state) and a one-hot turn type (per action).
-    Actions are sorted by state, the fast path of :func:`maxentrl.irl.maxent.segment_logsumexp`.
+    Actions are sorted by state.
     """
     n = side
     node = torch.arange(n * n).reshape(n, n)
