@@ -36,3 +36,14 @@ def test_committed_results_carry_provenance() -> None:
 
 def test_missing_result_is_none() -> None:
     assert committed_result("ch02_soft_bellman", preset="full", seed=12345) is None
+
+
+def test_committed_benchmarks_carry_clean_provenance() -> None:
+    import json
+
+    files = sorted((ROOT / "data" / "benchmarks").glob("*.json"))
+    assert files
+    for path in files:
+        prov = json.loads(path.read_text())["provenance"]
+        assert not prov["git_commit"].endswith("+dirty") and prov["git_commit"] != "unknown", path.name
+        assert "device_name" in prov and "date_utc" in prov
