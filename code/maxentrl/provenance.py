@@ -46,8 +46,14 @@ def git_commit(cwd: Path | None = None) -> str:
     return sha + ("+dirty" if dirty else "")
 
 
-def collect_provenance(*, device: torch.device, seed: int, preset: str, wall_time_s: float) -> dict[str, Any]:
-    """Everything needed to say where a number came from."""
+def collect_provenance(
+    *, device: torch.device, seed: int, preset: str, wall_time_s: float, commit: str | None = None
+) -> dict[str, Any]:
+    """Everything needed to say where a number came from.
+
+    ``commit`` is the checkout's commit as read when the run *started* (pass
+    :func:`git_commit` then); left out, it is read now.
+    """
     return {
         "preset": preset,
         "seed": seed,
@@ -58,7 +64,7 @@ def collect_provenance(*, device: torch.device, seed: int, preset: str, wall_tim
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
-        "git_commit": git_commit(),
+        "git_commit": commit if commit is not None else git_commit(),
         "wall_time_s": round(wall_time_s, 3),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": _command_line(),

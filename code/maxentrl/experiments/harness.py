@@ -25,7 +25,14 @@ from tqdm.auto import tqdm
 
 from maxentrl.device import resolve_device
 from maxentrl.errors import ConfigError
-from maxentrl.provenance import atomic_torch_save, atomic_write_json, atomic_write_text, collect_provenance, to_jsonable
+from maxentrl.provenance import (
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    collect_provenance,
+    git_commit,
+    to_jsonable,
+)
 
 __all__ = [
     "ConfigError",
@@ -260,6 +267,7 @@ def run_experiment(
     if progress is None:
         progress = os.environ.get("MAXENTRL_PROGRESS", "1") != "0"
     ctx = RunContext(device=dev, seed=seed, progress=progress, checkpoint_path=checkpoint)
+    commit = git_commit()  # the code that runs is the code checked out now, not at the end
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
     cpu_threads = getattr(config, "cpu_threads", 0)
@@ -276,7 +284,7 @@ def run_experiment(
         preset=preset,
         config=to_jsonable(config),
         results=to_jsonable(results),
-        provenance=collect_provenance(device=dev, seed=seed, preset=preset, wall_time_s=wall),
+        provenance=collect_provenance(device=dev, seed=seed, preset=preset, wall_time_s=wall, commit=commit),
     )
     if out is not None:
         result.save(Path(out))
