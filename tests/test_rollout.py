@@ -105,3 +105,45 @@ def test_bad_arguments(setting) -> None:
         rollout_returns(mdp, pi, 1.0, n_episodes=5, horizon=5, generator=gen(), start_state=99)
     with pytest.raises(ConfigError):
         rollout_returns(mdp, pi, 1.0, n_episodes=5, horizon=5, generator=gen(), entropy_term="kl")
+
+
+def test_q_returns_estimate_q_pi() -> None:
+    from maxentrl.rollout import q_returns
+
+    mdp = random_mdp(2, 4, 3, generator=gen(20), gamma=0.7)
+    e = torch.rand(2, 4, 3, generator=gen(21), dtype=F64)
+    pi = e / e.sum(-1, keepdim=True)
+    Q, _ = soft_policy_evaluation(mdp, pi, 0.5)
+    n = 20_000
+    s = torch.tensor([[1], [3]]).expand(2, n)
+    a = torch.tensor([[2], [0]]).expand(2, n)
+    G = q_returns(mdp, pi, 0.5, s, a, horizon=horizon_for(0.7, 1e-12), generator=gen(22))
+    want = torch.stack([Q[0, 1, 2], Q[1, 3, 0]])
+    z = (G.mean(1) - want) / (G.std(1) / math.sqrt(n))
+    assert bool((z.abs() < 4).all()), z
+
+
+def test_sample_state_actions_frequencies() -> None:
+    from maxentrl.rollout import sample_state_actions
+
+    d = torch.tensor([[0.2, 0.0, 0.8]], dtype=F64)
+    pi = torch.tensor([[[0.5, 0.5], [0.1, 0.9], [0.25, 0.75]]], dtype=F64)
+    s, a = sample_state_actions(d, pi, 40_000, generator=gen(23))
+    assert not bool((s == 1).any())
+    freq = torch.zeros(3, 2, dtype=F64).index_put_((s[0], a[0]), torch.ones(40_000, dtype=F64), accumulate=True) / 40_000
+    assert torch.allclose(freq, d[0].unsqueeze(-1) * pi[0], atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: __import__("maxentrl.rollout", fromlist=["x"]).sample_state_actions(
+            torch.ones(1, 3, dtype=F64) / 3, torch.ones(1, 2, 2, dtype=F64) / 2, 4, generator=gen()),
+        lambda: __import__("maxentrl.rollout", fromlist=["x"]).q_returns(
+            random_mdp(1, 2, 2, generator=gen()), torch.ones(1, 2, 2, dtype=F64) / 2, 1.0,
+            torch.tensor([[2]]), torch.tensor([[0]]), horizon=3, generator=gen()),
+    ],
+)
+def test_sampling_refuses_bad_input(bad) -> None:
+    with pytest.raises(ConfigError):
+        bad()

@@ -33,7 +33,7 @@ from maxentrl.boltzmann import check_temperature, entropy
 from maxentrl.errors import ConfigError, require_indices, require_int_at_least
 from maxentrl.mdp import TabularMDP
 
-__all__ = ["rollout_returns", "truncation_bound", "horizon_for"]
+__all__ = ["rollout_returns", "sample_state_actions", "q_returns", "truncation_bound", "horizon_for"]
 
 
 def _sample_rows(cdf: Tensor, u: Tensor) -> Tensor:
@@ -125,6 +125,71 @@ def rollout_returns(
         s = _sample_rows(cdf_P[mdp_of, s, a], torch.rand(N, generator=generator, dtype=dt, device=dev))
         discount = discount * gamma_n
     return G.reshape(b, n_episodes)
+
+
+def sample_state_actions(d: Tensor, pi: Tensor, n: int, *, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``n`` state–action pairs per problem: s ∼ ``d[b, s]``, then a ∼ ``pi[b, s, :]``; two ``[b, n]`` index tensors.
+
+    With d the discounted visitation d^π (:func:`maxentrl.npg.discounted_visitation`)
+    these are the on-policy samples of the policy gradient theorem.
+    """
+    require_int_at_least("n", n, 1)
+    b, S, A = pi.shape
+    if tuple(d.shape) != (b, S):
+        raise ConfigError(f"d must have shape [b, S] = {(b, S)}, got {tuple(d.shape)}")
+    if bool((d < 0).any()) or bool((pi < 0).any()):
+        raise ConfigError("d and pi must be non-negative")
+    dev, dt = pi.device, pi.dtype
+    rows = torch.arange(b, device=dev).unsqueeze(-1).expand(b, n)
+    s = _sample_rows(_cdf(d.to(dt)).unsqueeze(1).expand(b, n, S), torch.rand((b, n), generator=generator, dtype=dt, device=dev))
+    a = _sample_rows(_cdf(pi)[rows, s], torch.rand((b, n), generator=generator, dtype=dt, device=dev))
+    return s, a
+
+
+def q_returns(
+    mdp: TabularMDP,
+    pi: Tensor,
+    tau: float | Tensor,
+    states: Tensor,
+    actions: Tensor,
+    *,
+    horizon: int,
+    generator: torch.Generator,
+) -> Tensor:
+    """One Monte-Carlo estimate of Q^π(s, a) per given pair: r(s, a) + Σ_{1≤t<T} γ^t (r_t + τ H(π(·|s_t))); ``[b, n]``.
+
+    The rollout starts in ``states[b, n]`` with ``actions[b, n]`` already
+    chosen and follows ``pi`` from the next state on; as in
+    :func:`rollout_returns` (``entropy_term="exact"``) the entropy of the
+    first state is left out, which is the convention of Q^π.
+    """
+    check_temperature(tau)
+    require_int_at_least("horizon", horizon, 1)
+    b, S, A = mdp.batch_size, mdp.n_states, mdp.n_actions
+    if tuple(pi.shape) != (b, S, A):
+        raise ConfigError(f"pi must have shape [b, S, A] = {(b, S, A)}, got {tuple(pi.shape)}")
+    if states.dim() != 2 or states.shape[0] != b or tuple(actions.shape) != tuple(states.shape):
+        raise ConfigError(f"states and actions must have one shape [b, n] with b = {b}")
+    require_indices("states", states, S)
+    require_indices("actions", actions, A)
+    dev, dt = mdp.device, mdp.dtype
+    pi = pi.to(dt)
+    n = states.shape[1]
+    tau_b = (tau.to(dtype=dt, device=dev) if isinstance(tau, Tensor) else torch.full((b,), float(tau), dtype=dt, device=dev))
+    tau_n = tau_b.unsqueeze(-1)  # [b, 1]
+    gamma_n = mdp.gamma_tensor().unsqueeze(-1)
+    H = entropy(pi, dim=-1)
+    cdf_pi, cdf_P = _cdf(pi), _cdf(mdp.P)
+    rows = torch.arange(b, device=dev).unsqueeze(-1).expand(b, n)
+    s, a = states.to(dev).long(), actions.to(dev).long()
+    G = mdp.r[rows, s, a].clone()
+    discount = torch.ones((b, n), dtype=dt, device=dev)
+    for _ in range(1, horizon):
+        s = _sample_rows(cdf_P[rows, s, a], torch.rand((b, n), generator=generator, dtype=dt, device=dev))
+        discount = discount * gamma_n
+        a = _sample_rows(cdf_pi[rows, s], torch.rand((b, n), generator=generator, dtype=dt, device=dev))
+        G = G + discount * (mdp.r[rows, s, a] + tau_n * H[rows, s])
+    return G
 
 
 def truncation_bound(mdp: TabularMDP, tau: float | Tensor, horizon: int) -> Tensor:
