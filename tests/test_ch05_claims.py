@@ -46,12 +46,12 @@ def test_c52_damped_step_is_npg_to_second_order(result) -> None:
 @pytest.mark.parametrize("task", ["tabular", "linear"])
 def test_c53_npg_and_damped_soft_q_learn_alike(result, task: str) -> None:
     run = result["c53"][task]
-    agree = run["npg_vs_damped"]
-    assert agree["a_in_b"] >= 0.8 and agree["b_in_a"] >= 0.8
+    # the two learners' 10–90% seed bands overlap at (almost) every update
+    assert run["npg_vs_damped"]["overlap"] >= 0.95
     initial, final = run["initial_gap"], run["final"]
     assert final["npg"] < 0.05 * initial and final["damped"] < 0.05 * initial
-    # vanilla PG with a matched learning rate is slower: its median leaves NPG's band
-    assert run["npg_vs_pg"]["a_in_b"] <= 0.2
+    # vanilla PG with a matched learning rate is slower: its band parts from NPG's
+    assert run["npg_vs_pg"]["overlap"] <= 0.2
     assert final["pg"] > 3 * final["npg"]
     # undamped soft-Q jumps to the noisy target and settles above the damped learner
     assert final["undamped"] > final["damped"]

@@ -128,3 +128,22 @@ def test_fit_soft_q_with_a_table_reaches_the_target_policy_shape() -> None:
 def test_bad_input_is_a_config_error(bad) -> None:
     with pytest.raises(ConfigError):
         bad()
+
+
+@pytest.mark.parametrize("eps", [0.2, 1.0])
+def test_table_with_a_fitted_value_is_exactly_npg(eps: float) -> None:
+    """With V fitted too, a table of logits reaches the damped target exactly: π_new ∝ π^{1−ε} exp(εQ̂/τ)."""
+    b, S, A, tau = 2, 4, 3, 0.5
+    mdp = random_mdp(b, S, A, generator=gen(10), gamma=0.9)
+    e = torch.rand(b, S, A, generator=gen(11), dtype=F64) + 0.1
+    pi = e / e.sum(-1, keepdim=True)
+    Q, V = soft_policy_evaluation(mdp, pi, tau)
+    Q_hat = Q + 0.3 * torch.randn(Q.shape, generator=gen(12), dtype=F64)  # a noisy backed-up value
+    W = discounted_visitation(mdp, pi).unsqueeze(-1) * pi
+    jac = tabular_jacobian(b, S, A)
+    theta = torch.log(pi).reshape(b, -1)
+    new, info = damped_soft_q_step(lambda t: tabular_logits(t, S, A), lambda t: jac, theta, V, Q_hat, W, tau, eps,
+                                   fit_value=True, max_iter=100, tol=1e-15)
+    want = torch.log_softmax((1 - eps) * torch.log(pi) + eps * Q_hat / tau, dim=-1)
+    assert torch.allclose(log_policy(tabular_logits(new, S, A)), want, atol=1e-10)
+    assert float(info["loss"].max()) < 1e-20

@@ -135,23 +135,28 @@ def fit_soft_q(
     weights: Tensor,
     tau: float | Tensor,
     *,
+    fit_value: bool = False,
     max_iter: int = 50,
     tol: float = 1e-14,
     ridge: float = 0.0,
 ) -> tuple[Tensor, dict[str, Any]]:
-    """Minimize :func:`soft_q_loss` over the policy parameters θ, with V held fixed (Gauss–Newton).
+    """Minimize :func:`soft_q_loss` over the policy parameters θ (and, with ``fit_value``, over V too) by Gauss–Newton.
 
     Q_θ(s, a) = V(s) + τ log π_θ(a|s), π_θ = softmax(``logits_fn(theta)``).
-    Each iteration solves the linearized problem
-    min_δ Σ W (residual + τ ψ·δ)² + ridge·‖δ‖² by minimum-norm least squares
-    (ψ the score, from ``jacobian_fn(theta)`` = ∂z/∂θ ``[b, S, A, p]``; ``ridge``
-    > 0 makes it a Levenberg–Marquardt step, which keeps directions that the
-    weights barely see from taking huge steps, and does not move the
-    minimizer), then halves δ until the loss does not increase (at most 30
-    times). A batch row stops once its step is below ``tol``·max(1, ‖θ‖∞).
+    With ``fit_value=False`` the value is held at ``V`` (Schulman et al.'s
+    assumption V_θ = V_θold); with ``fit_value=True`` each state's V(s) is a
+    free parameter of the regression, started at ``V``, as in a soft
+    Q-learner whose Q-function carries its own value. Each iteration solves
+    the linearized problem min_δ Σ W (residual + τ ψ·δ_θ + δ_V)² + ridge·‖δ‖²
+    by minimum-norm least squares (ψ the score, from ``jacobian_fn(theta)`` =
+    ∂z/∂θ ``[b, S, A, p]``; ``ridge`` > 0 makes it a Levenberg–Marquardt step,
+    which keeps directions that the weights barely see from taking huge
+    steps and does not move the minimizer), then halves δ until the loss does
+    not increase (at most 30 times). A batch row stops once its step is below
+    ``tol``·max(1, ‖θ‖∞).
 
-    Returns ``(theta, info)``: ``info["iterations"]``, ``info["loss"][b]``,
-    ``info["converged"][b]``.
+    Returns ``(theta, info)``: ``info["V"]`` (the fitted or the given value),
+    ``info["iterations"]``, ``info["loss"][b]``, ``info["converged"][b]``.
     """
     require_int_at_least("max_iter", max_iter, 1)
     require_positive("tol", tol)
@@ -160,46 +165,57 @@ def fit_soft_q(
     check_temperature(tau)
     t = tau.to(theta).reshape(-1, 1, 1) if isinstance(tau, Tensor) else float(tau)
     root = weights.to(theta.dtype).clamp_min(0).sqrt()
+    p = theta.shape[1]
+    x = torch.cat([theta, V.to(theta.dtype)], dim=1) if fit_value else theta
 
-    def loss_at(th: Tensor) -> Tensor:
-        return soft_q_loss(log_policy(logits_fn(th)), V, Q_target, weights, tau)
+    def split(x: Tensor) -> tuple[Tensor, Tensor]:
+        return (x[:, :p], x[:, p:]) if fit_value else (x, V)
 
-    loss = loss_at(theta)
+    def loss_at(x: Tensor) -> Tensor:
+        th, v = split(x)
+        return soft_q_loss(log_policy(logits_fn(th)), v, Q_target, weights, tau)
+
+    loss = loss_at(x)
     active = torch.ones(theta.shape[0], dtype=torch.bool, device=theta.device)
     iterations = 0
     for iterations in range(1, max_iter + 1):
-        z = logits_fn(theta)
-        lp = log_policy(z)
-        psi = score(jacobian_fn(theta), lp.exp())
-        b, S, A, p = psi.shape
-        resid = V.unsqueeze(-1) + t * lp - Q_target
+        th, v = split(x)
+        lp = log_policy(logits_fn(th))
+        psi = score(jacobian_fn(th), lp.exp())
+        b, S, A, _ = psi.shape
+        resid = v.unsqueeze(-1) + t * lp - Q_target
         resid = torch.where(weights > 0, resid, torch.zeros_like(resid))
-        M = (root.unsqueeze(-1) * t.unsqueeze(-1) * psi if isinstance(t, Tensor) else root.unsqueeze(-1) * t * psi)
-        M, y = M.reshape(b, S * A, p), (root * resid).reshape(b, S * A)
+        J = t.unsqueeze(-1) * psi if isinstance(t, Tensor) else t * psi
+        if fit_value:  # ∂Q/∂V(s') = 1 if s = s'
+            eye_s = torch.eye(S, dtype=J.dtype, device=J.device).reshape(1, S, 1, S).expand(b, S, A, S)
+            J = torch.cat([J, eye_s], dim=-1)
+        n = J.shape[-1]
+        M, y = (root.unsqueeze(-1) * J).reshape(b, S * A, n), (root * resid).reshape(b, S * A)
         if ridge > 0:
-            eye = ridge**0.5 * torch.eye(p, dtype=M.dtype, device=M.device).expand(b, p, p)
-            M, y = torch.cat([M, eye], dim=1), torch.cat([y, y.new_zeros(b, p)], dim=1)
+            eye = ridge**0.5 * torch.eye(n, dtype=M.dtype, device=M.device).expand(b, n, n)
+            M, y = torch.cat([M, eye], dim=1), torch.cat([y, y.new_zeros(b, n)], dim=1)
         delta = -min_norm_lstsq(M, y)
         delta = torch.where(active.unsqueeze(-1), delta, torch.zeros_like(delta))
         scale = torch.ones_like(loss)
-        new_theta, new_loss = theta, loss
+        new_x, new_loss = x, loss
         pending = active.clone()
         for _ in range(30):
-            cand = theta + scale.unsqueeze(-1) * delta
+            cand = x + scale.unsqueeze(-1) * delta
             cand_loss = loss_at(cand)
             ok = pending & (cand_loss <= loss)
-            new_theta = torch.where(ok.unsqueeze(-1), cand, new_theta)
+            new_x = torch.where(ok.unsqueeze(-1), cand, new_x)
             new_loss = torch.where(ok, cand_loss, new_loss)
             pending = pending & ~ok
             if not bool(pending.any()):
                 break
             scale = torch.where(pending, 0.5 * scale, scale)
-        step = (new_theta - theta).abs().amax(dim=-1)
-        theta, loss = new_theta, new_loss
-        active = active & (step > tol * theta.abs().amax(dim=-1).clamp_min(1.0))
+        step = (new_x - x).abs().amax(dim=-1)
+        x, loss = new_x, new_loss
+        active = active & (step > tol * x.abs().amax(dim=-1).clamp_min(1.0))
         if not bool(active.any()):
             break
-    return theta, {"iterations": iterations, "loss": loss, "converged": ~active}
+    theta, V_fit = split(x)
+    return theta, {"V": V_fit, "iterations": iterations, "loss": loss, "converged": ~active}
 
 
 def damped_soft_q_step(
@@ -212,6 +228,7 @@ def damped_soft_q_step(
     tau: float | Tensor,
     eps: float | Tensor,
     *,
+    fit_value: bool = False,
     max_iter: int = 50,
     tol: float = 1e-14,
     ridge: float = 0.0,
@@ -220,9 +237,9 @@ def damped_soft_q_step(
 
     Builds Q_old = V_old + τ log π_θ (the current Q-function), the damped
     target Q̂^ε of :func:`damped_target` and solves the regression
-    :func:`fit_soft_q` onto it with V held at ``V_old`` (the paper's
-    assumption V_θ = V_θold). ``eps`` = 1 is the undamped regression of
-    eq. 73. ``Q_hat[b, S, A]`` is the backed-up value (an estimate of
+    :func:`fit_soft_q` onto it, with V held at ``V_old`` (the paper's
+    assumption V_θ = V_θold) or, with ``fit_value``, fitted along with θ.
+    ``eps`` = 1 is the undamped regression of eq. 73. ``Q_hat[b, S, A]`` is the backed-up value (an estimate of
     Q^{π_old}); rows with zero ``weights`` are ignored.
     """
     check_temperature(tau)
@@ -230,5 +247,5 @@ def damped_soft_q_step(
     lp = log_policy(logits_fn(theta))
     Q_old = V_old.unsqueeze(-1) + t * lp
     target = damped_target(Q_old, torch.where(weights > 0, Q_hat, Q_old), eps)
-    return fit_soft_q(logits_fn, jacobian_fn, theta, V_old, target, weights, tau, max_iter=max_iter, tol=tol,
-                      ridge=ridge)
+    return fit_soft_q(logits_fn, jacobian_fn, theta, V_old, target, weights, tau, fit_value=fit_value,
+                      max_iter=max_iter, tol=tol, ridge=ridge)

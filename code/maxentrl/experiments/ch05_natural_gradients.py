@@ -476,7 +476,8 @@ def _learning_curves(config: Ch05Config, ctx: RunContext, task: str, eps: float,
                 theta = theta + alpha.unsqueeze(-1) * score_weighted_sum(fn, theta, pi, W * adv)
             else:
                 damping = eps if alg == "damped" else 1.0
-                theta, _ = damped_soft_q_step(fn, jf, theta, V_hat, Q_hat, W, tau, damping,
+                # the regression fits V(s) along with θ, as a soft Q-learner's Q-function carries its own value
+                theta, _ = damped_soft_q_step(fn, jf, theta, V_hat, Q_hat, W, tau, damping, fit_value=True,
                                               max_iter=config.c53_fit_iterations, ridge=config.c53_ridge)
             st["theta"][alg] = theta
         st["k"] += 1
@@ -497,11 +498,14 @@ def _learning_curves(config: Ch05Config, ctx: RunContext, task: str, eps: float,
 
 
 def _band_agreement(a: dict, b: dict) -> dict[str, float]:
-    """How often each learner's median lies inside the other's 10–90% band, over iterations."""
-    inside_ab = [lo <= m <= hi for m, lo, hi in zip(a["median"], b["q10"], b["q90"])]
-    inside_ba = [lo <= m <= hi for m, lo, hi in zip(b["median"], a["q10"], a["q90"])]
+    """How two learners' curves compare, over iterations: do their 10–90% bands overlap, is each median inside the other's band."""
+    k = range(len(a["median"]))
+    overlap = [max(a["q10"][i], b["q10"][i]) <= min(a["q90"][i], b["q90"][i]) for i in k]
+    inside_ab = [b["q10"][i] <= a["median"][i] <= b["q90"][i] for i in k]
+    inside_ba = [a["q10"][i] <= b["median"][i] <= a["q90"][i] for i in k]
     ratio = [max(x, y) / max(min(x, y), 1e-300) for x, y in zip(a["median"], b["median"])]
-    return {"a_in_b": sum(inside_ab) / len(inside_ab), "b_in_a": sum(inside_ba) / len(inside_ba),
+    n = len(overlap)
+    return {"overlap": sum(overlap) / n, "a_in_b": sum(inside_ab) / n, "b_in_a": sum(inside_ba) / n,
             "max_median_ratio": max(ratio)}
 
 
