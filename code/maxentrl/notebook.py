@@ -1,12 +1,19 @@
 """Small helpers for the chapters' notebooks.
 
-:func:`glue` hands a computed number to the book's prose (myst-nb's ``glue``).
-In Colab, where myst-nb is not installed, it simply returns the value, so the
-same notebook runs in both places.
+:func:`glue` hands a computed value to the book's prose (myst-nb's ``glue``).
+It returns ``None``, so a cell that ends with it echoes nothing.
+
+A chapter runs in two settings. In the book's build, myst-nb records the value
+and the prose quotes it (``{glue:text}``, ``{glue:figure}``). In a generated
+Colab/Jupyter notebook, whose set-up cell sets ``MAXENTRL_STANDALONE_NOTEBOOK``,
+the numbers are already written into the text, so a glued number is simply
+dropped, while a glued figure (or any other rich object) is shown as the output
+of the cell that made it, where the notebook's caption refers to it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 try:  # pragma: no cover - depends on the environment
@@ -14,13 +21,44 @@ try:  # pragma: no cover - depends on the environment
 except ImportError:  # Colab, plain Jupyter
     _myst_glue = None
 
+__all__ = ["glue", "standalone"]
 
-def glue(name: str, value: Any, *, display: bool = False) -> Any:
-    """Record ``value`` under ``name`` for ``{glue:text}`name:fmt``` in the prose; returns ``value``."""
+_RICH_REPRS = ("_repr_html_", "_repr_png_", "_repr_svg_", "_repr_jpeg_", "_repr_markdown_", "_repr_latex_")
+
+
+def standalone() -> bool:
+    """Whether this runs in a generated notebook (Colab, plain Jupyter) rather than the book's build."""
+    return os.environ.get("MAXENTRL_STANDALONE_NOTEBOOK", "") not in ("", "0")
+
+
+def _is_figure(value: Any) -> bool:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        return False
+    return isinstance(value, Figure)
+
+
+def glue(name: str, value: Any, *, display: bool = False) -> None:
+    """Record ``value`` under ``name`` for ``{glue:text}`name:fmt``` or ``{glue:figure}`` in the prose.
+
+    In a standalone notebook a figure or another rich object is displayed
+    (and a figure closed, so it is not drawn twice); numbers and text are not.
+    """
+    if standalone():
+        if _is_figure(value) or any(hasattr(value, r) for r in _RICH_REPRS):
+            from IPython.display import display as _show
+
+            _show(value)
+            if _is_figure(value):
+                import matplotlib.pyplot as plt
+
+                plt.close(value)
+        return None
     if _myst_glue is not None:
         _myst_glue(name, value, display=display)
     elif display:
         from IPython.display import display as _show
 
         _show(value)
-    return value
+    return None
