@@ -128,7 +128,7 @@ BAD_COMMAND_LINES = [
     (["ch02_soft_bellman", "--preset", "FULL"], "unknown preset 'FULL'"),
     (["ch02_soft_bellman", "--seed", "\u0663"], "seed must be an integer"),
     (["ch02_soft_bellman", "--set", "mc_gamma=-0"], "mc_gamma must lie in"),
-    (["--preset", "full"], "--preset need(s) an experiment name"),
+    (["--preset", "full"], "need(s) an experiment name"),
 ]
 
 
