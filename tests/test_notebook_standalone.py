@@ -43,3 +43,16 @@ def test_in_the_book_build_glue_records_and_returns_nothing(monkeypatch: pytest.
     monkeypatch.setattr(notebook, "_myst_glue", lambda name, value, display: recorded.append((name, value, display)))
     assert notebook.glue("x", 0.25) is None
     assert recorded == [("x", 0.25, False)] and shown == []
+
+
+def test_glue_figure_in_each_setting(monkeypatch: pytest.MonkeyPatch, shown: list) -> None:
+    recorded: list = []
+    monkeypatch.setattr(notebook, "_myst_glue", lambda name, value, display: recorded.append((name, display)))
+    monkeypatch.delenv("MAXENTRL_STANDALONE_NOTEBOOK", raising=False)
+    fig, _ = plt.subplots()
+    assert notebook.glue_figure("ch00-fig-a", fig) is None
+    assert recorded == [("ch00-fig-a", False)] and shown == [] and not plt.fignum_exists(fig.number)
+    monkeypatch.setenv("MAXENTRL_STANDALONE_NOTEBOOK", "1")
+    fig2, _ = plt.subplots()
+    notebook.glue_figure("ch00-fig-b", fig2)
+    assert shown == [fig2] and len(recorded) == 1 and not plt.fignum_exists(fig2.number)
