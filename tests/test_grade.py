@@ -79,8 +79,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[str
     out = folder / "grades.csv"
     import maxentrl.grade as grade
 
-    grade._OUTPUT_LIMIT = 1_000_000  # the huge output above is 4 MB
-    code = main([str(folder), "--out", str(out), "--timeout", "8", "--check-timeout", "4", "--jobs", "2"])
+    saved, grade._OUTPUT_LIMIT = grade._OUTPUT_LIMIT, 1_000_000  # so that the huge output above (4 MB) passes it
+    try:
+        code = main([str(folder), "--out", str(out), "--timeout", "8", "--check-timeout", "4", "--jobs", "2"])
+    finally:
+        grade._OUTPUT_LIMIT = saved
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     return {r["student"]: r for r in rows}, code

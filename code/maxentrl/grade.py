@@ -77,7 +77,7 @@ EXERCISES: tuple[Exercise, ...] = (
 OUTCOMES = ("pass", "fail", "timeout", "error", "missing")
 COLUMNS = ("student", "chapter", "exercise", "outcome", "detail", "self_check", "notebook")
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_OUTPUT_LIMIT = 2_000_000  # characters of output kept per notebook; the rest is dropped
+_OUTPUT_LIMIT = 20_000_000  # characters of output kept per notebook (figures included); the rest is dropped
 
 
 # --------------------------------------------------------------------------
