@@ -190,12 +190,19 @@ def _build_html(source: Path, dest: Path, edition: str) -> Path:
     dest.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(source / name, dest / name)
+    if source == ROOT and edition == "student":  # the configuration make student uses
+        import yaml
+
+        spec2 = importlib.util.spec_from_file_location("student_edition", ROOT / "tools" / "student_edition.py")
+        student_edition = importlib.util.module_from_spec(spec2)
+        spec2.loader.exec_module(student_edition)
+        (dest / "_config.yml").write_text(yaml.safe_dump(student_edition.student_config(), sort_keys=False))
     (dest / "book").mkdir()
     placeholder = FIXTURE / "code" / "diagram.png"
     shutil.copy(placeholder, dest / "book" / "_placeholder.png")
     for f in (source / "book").iterdir():
-        if not f.is_file() or f.suffix == ".ipynb":
-            continue
+        if not f.is_file() or (f.suffix == ".ipynb" and edition == "student"):
+            continue  # the full book's generated notebooks sit beside its sources, as in the repository
         if f.suffix == ".md":
             text = f.read_text(encoding="utf-8")
             if edition == "student":
@@ -319,3 +326,21 @@ def test_numbers_and_reference_texts_are_the_htmls(built) -> None:
                                                                        theirs["links"].get(target))
             checked += 1
         assert checked or "fixture" not in docname
+
+
+def test_colab_button_and_download_lead_to_the_generated_notebook(built) -> None:
+    book, html = built
+    if book.root != ROOT:
+        pytest.skip("the fixture book has no generated notebooks")
+    folder = "book/student" if book.edition == "student" else "book"
+    for docname in _chapters(book):
+        stem = docname.rsplit("/", 1)[-1]
+        page = (html / f"{docname}.html").read_text(encoding="utf-8")
+        colab = re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page)
+        assert colab == [f"https://colab.research.google.com/github/maxentrl-book/maxentrl-book/blob/main/"
+                         f"{folder}/{stem}.ipynb"], colab
+        download = html / "_sources" / f"{docname}.ipynb"
+        assert download.read_bytes() == (ROOT / folder / f"{stem}.ipynb").read_bytes()
+        if book.edition == "student":
+            source = (html / "_sources" / f"{docname}.md").read_text(encoding="utf-8")
+            assert "{solution" not in source
