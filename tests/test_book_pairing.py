@@ -28,7 +28,6 @@ spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "tools" /
 sync_notebooks = importlib.util.module_from_spec(spec)
 sys.modules["sync_notebooks"] = sync_notebooks
 spec.loader.exec_module(sync_notebooks)
-myst_to_ipynb = sys.modules["myst_to_ipynb"]
 
 from test_myst_to_ipynb import leftover_myst  # noqa: E402
 

@@ -23,7 +23,7 @@ rewrites a chapter into that dialect:
 Numbers are counted here, in document order, the way Sphinx counts them: the
 toc's numbered part numbers the chapters, and within chapter N every counter
 (each sphinx-proof type, exercises, equations, figures, tables, listings)
-runs N.1, N.2, ... ``tests/test_colab_notebooks.py`` builds the HTML and checks
+runs N.1, N.2, ... ``tests/test_myst_to_ipynb.py`` builds the HTML and checks
 that every number and reference text here equals the one on the page.
 
 Anything this module does not know raises :class:`ConversionError`, so a new

@@ -31,11 +31,6 @@ from myst_to_ipynb import strip_solutions  # noqa: E402
 STUDENT_NOTEBOOKS = "book/student"
 
 
-def strip_gated_solutions(text: str) -> str:
-    """``text`` without any solution (kept under its old name; see :func:`myst_to_ipynb.strip_solutions`)."""
-    return strip_solutions(text)
-
-
 def student_config() -> dict:
     """The book's configuration for the student edition."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))

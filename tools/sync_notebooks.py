@@ -237,7 +237,8 @@ def stable_cell_ids(nb: nbformat.NotebookNode) -> None:
 
 
 def _serialize(nb: nbformat.NotebookNode) -> str:
-    return nbformat.writes(nb, version=4) + ("" if nbformat.writes(nb, version=4).endswith("\n") else "\n")
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
 
 
 def write(md: Path, glue: dict[str, dict[str, str]]) -> list[Path]:
