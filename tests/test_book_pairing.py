@@ -275,6 +275,7 @@ def test_setup_says_which_dependencies_are_missing(sandbox: Path, monkeypatch: p
 
 def test_setup_does_nothing_where_the_package_is_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAXENTRL_STANDALONE_NOTEBOOK", raising=False)  # the cell sets it; restored afterwards
     monkeypatch.setattr(subprocess, "run", _FakeRun(fail=("git", "pip")))
     path = list(sys.path)
     _run_cell(sync_notebooks.setup_source())  # maxentrl is installed here: no clone, no install

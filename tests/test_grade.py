@@ -51,14 +51,17 @@ CLASS = {
     "raises": (["1 / 0", _STABLE], "pass", "ZeroDivisionError"),
     "calls_sys_exit": (["import sys\nsys.exit('bye')", _STABLE], "pass", "SystemExit"),
     "kills_kernel": ([_STABLE, "import os\nos._exit(1)"], "error", "kernel died"),
-    "loops_forever": (["while True:\n    pass", _STABLE], "timeout", "limit"),
-    "slow_answer": (["def my_soft_maximum(x, tau):\n    while True:\n        pass"], "timeout", "ran past"),
     "redefined_check": ([_NAIVE, _FORGE], "fail", "non-finite"),
     "patches_package": ([_NAIVE, "import maxentrl.boltzmann\n"
                          "maxentrl.boltzmann.soft_maximum = lambda x, tau, **kw: my_soft_maximum(x, tau)"],
                         "error", "replaced the package"),
     "huge_output": ([_STABLE, "for _ in range(400):\n    print('x' * 10_000)"], "pass", "dropped"),
     "missing": (["x = 1"], "missing", "does not define my_soft_maximum"),
+}
+#: submissions that run forever, graded with short limits in a folder of their own
+RUNAWAY = {
+    "loops_forever": (["while True:\n    pass", _STABLE], "timeout", "limit"),
+    "slow_answer": (["def my_soft_maximum(x, tau):\n    while True:\n        pass"], "timeout", "ran past"),
 }
 
 
@@ -68,32 +71,37 @@ def _notebook(cells: list[str]) -> nbformat.NotebookNode:
     return nb
 
 
+def _grade(folder: Path, submissions: dict, *limits: str) -> tuple[dict[str, dict[str, str]], int]:
+    for student, (cells, _, _) in submissions.items():
+        nbformat.write(_notebook(cells), folder / f"{student}.ipynb")
+    out = folder / "grades.csv"
+    code = main([str(folder), "--out", str(out), *limits, "--jobs", "2"])
+    with open(out, newline="") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}, code
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[str, str]], int]:
+    import maxentrl.grade as grade
+
     folder = tmp_path_factory.mktemp("submissions")
-    for student, (cells, _, _) in CLASS.items():
-        nbformat.write(_notebook(cells), folder / f"{student}.ipynb")
     (folder / "garbled.ipynb").write_text("{ this is not JSON")
     (folder / "a_list.ipynb").write_text("[1, 2, 3]")
     (folder / "notes.txt").write_text("not a submission")
-    out = folder / "grades.csv"
-    import maxentrl.grade as grade
-
     saved, grade._OUTPUT_LIMIT = grade._OUTPUT_LIMIT, 1_000_000  # so that the huge output above (4 MB) passes it
-    try:
-        code = main([str(folder), "--out", str(out), "--timeout", "8", "--check-timeout", "4", "--jobs", "2"])
+    try:  # limits far above what these need, so that a busy machine does not turn them into timeouts
+        rows, code = _grade(folder, CLASS, "--timeout", "120", "--check-timeout", "60")
     finally:
         grade._OUTPUT_LIMIT = saved
-    with open(out, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {r["student"]: r for r in rows}, code
+    runaway, code2 = _grade(tmp_path_factory.mktemp("runaway"), RUNAWAY, "--timeout", "5", "--check-timeout", "3")
+    return {**rows, **runaway}, max(code, code2)
 
 
 def test_every_submission_is_one_row_with_its_outcome(graded) -> None:
     rows, code = graded
     assert code == 0
-    assert set(rows) == set(CLASS) | {"garbled", "a_list"}  # notes.txt is not a submission
-    for student, (_, outcome, phrase) in CLASS.items():
+    assert set(rows) == set(CLASS) | set(RUNAWAY) | {"garbled", "a_list"}  # notes.txt is not a submission
+    for student, (_, outcome, phrase) in {**CLASS, **RUNAWAY}.items():
         row = rows[student]
         assert row["exercise"] == "ch01-ex-code"
         assert row["outcome"] == outcome, (student, row)

@@ -33,6 +33,7 @@ def _errors(nb: nbformat.NotebookNode) -> list[str]:
 def test_chapter_executes_and_its_notebooks_quote_this_run(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAXENTRL_PROGRESS", "0")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MAXENTRL_STANDALONE_NOTEBOOK", raising=False)  # as in the book build: glue records
     nb = jupytext.read(source)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}})
     client.execute()
