@@ -16,14 +16,15 @@ on CUDA where present.
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from dataclasses import dataclass
 import time
 
 import numpy as np
 import torch
 
-from maxentrl.errors import ConfigError, require_in_interval, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError
+from maxentrl.experiments.config import ExperimentConfig, bounded
 from maxentrl.experiments.harness import Experiment, RunContext, register
 from maxentrl.irl.baselines import (
     action_model_log_policy,
@@ -60,83 +61,59 @@ from maxentrl.irl.roads import (
 __all__ = ["Ch06Config", "run", "random_graph"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Ch06Config:
+@dataclass(frozen=True)
+class Ch06Config(ExperimentConfig):
     """Configuration of chapter 6's experiment."""
 
-    enum_graphs: int = 6
+    enum_graphs: int = bounded(6, 2, 1000)
     """C6.1: number of random small graphs checked against enumeration (half acyclic, half cyclic)."""
-    enum_states: int = 8
+    enum_states: int = bounded(8, 3, 12)
     """C6.1: states per random graph."""
-    enum_horizon: int = 7
+    enum_horizon: int = bounded(7, 1, 12)
     """C6.1: maximum path length N (actions) enumerated on the cyclic graphs."""
-    grid_size: int = 7
+    grid_size: int = bounded(7, 3, 100)
     """C6.3: side of the square gridworld."""
-    grid_demos: int = 3000
+    grid_demos: int = bounded(3000, 10, 10**6)
     """C6.3: demonstrations sampled from the planted MaxEnt model."""
-    grid_theta: tuple[float, ...] = (-1.6, -2.2, -3.0, -4.0)
+    grid_theta: tuple[float, ...] = bounded((-1.6, -2.2, -3.0, -4.0), -100.0, 0.0, open_high=True, min_len=4, max_len=4)
     """C6.3: planted reward weights θ* of the four terrain types."""
-    road_trips: int = 500
+    road_trips: int = bounded(500, 10, 10**6)
     """C6.4: simulated trips (20% train, 80% test)."""
-    sigma_weights: float = 0.3
+    sigma_weights: float = bounded(0.3, 0.0, 10.0, open_low=True)
     """C6.4: per-trip log-normal noise of each driver's cost weights."""
-    sigma_segment: float = 0.4
+    sigma_segment: float = bounded(0.4, 0.0, 10.0, open_low=True)
     """C6.4: per-trip log-normal noise of each road segment's cost."""
-    horizon: int = 150
+    horizon: int = bounded(150, 10, 100_000)
     """Algorithm 1's horizon N on the road network (backups and forward steps)."""
-    maxent_iterations: int = 40
+    maxent_iterations: int = bounded(40, 1, 100_000)
     """Exponentiated-gradient iterations of MaxEnt IRL."""
-    maxent_step: float = 0.3
+    maxent_step: float = bounded(0.3, 0.0, 100.0, open_low=True)
     """Exponentiated-gradient step size of MaxEnt IRL."""
-    lbfgs_iterations: int = 100
+    lbfgs_iterations: int = bounded(100, 1, 100_000)
     """L-BFGS iterations that finish MaxEnt IRL's optimization after exponentiated gradient."""
-    action_iterations: int = 200
+    action_iterations: int = bounded(200, 1, 100_000)
     """Exponentiated-gradient iterations of the action-based model (enough for its training
     log-likelihood to level off, so that it is compared at its maximum-likelihood costs)."""
-    action_step: float = 0.5
+    action_step: float = bounded(0.5, 0.0, 100.0, open_low=True)
     """Its step size."""
-    margin_iterations: int = 25
+    margin_iterations: int = bounded(25, 1, 100_000)
     """Projected-subgradient iterations of maximum-margin planning."""
-    margin_step: float = 0.5
+    margin_step: float = bounded(0.5, 0.0, 100.0, open_low=True)
     """Its step size."""
-    dest_trips: int = 300
+    dest_trips: int = bounded(300, 10, 10**6)
     """C6.5: trips to one of five destinations (20% train for the prior, 80% test)."""
-    dest_prior: tuple[float, ...] = (0.35, 0.25, 0.2, 0.12, 0.08)
+    dest_prior: tuple[float, ...] = bounded((0.35, 0.25, 0.2, 0.12, 0.08), 0.0, 1.0, open_low=True, min_len=5, max_len=5)
     """C6.5: the true prior over the five destinations."""
-    fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    fractions: tuple[float, ...] = bounded((0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), 0.0, 1.0, open_high=True, max_len=100, ordered=True)
     """C6.5: fractions of each test route observed."""
 
-    cpu_threads: int = 1
+    cpu_threads: int = bounded(1, 0, 1024)
     """Torch threads on a CPU (0: torch's default; the harness applies it). The graphs here have
     hundreds of states, for which one thread is much faster than several competing ones."""
 
-    def __post_init__(self) -> None:
-        require_int_at_least("cpu_threads", self.cpu_threads, 0)
-        require_int_at_least("enum_graphs", self.enum_graphs, 2)
-        require_int_at_least("enum_states", self.enum_states, 3)
-        require_int_at_least("enum_horizon", self.enum_horizon, 1)
-        require_int_at_least("grid_size", self.grid_size, 3)
-        require_int_at_least("grid_demos", self.grid_demos, 10)
-        if len(self.grid_theta) != 4 or any(t >= 0 for t in self.grid_theta):
-            raise ConfigError("grid_theta must hold four negative rewards (costs) of the terrain types")
-        require_int_at_least("road_trips", self.road_trips, 10)
-        require_positive("sigma_weights", self.sigma_weights)
-        require_positive("sigma_segment", self.sigma_segment)
-        require_int_at_least("horizon", self.horizon, 10)
-        require_int_at_least("maxent_iterations", self.maxent_iterations, 1)
-        require_positive("maxent_step", self.maxent_step)
-        require_int_at_least("lbfgs_iterations", self.lbfgs_iterations, 1)
-        require_int_at_least("action_iterations", self.action_iterations, 1)
-        require_positive("action_step", self.action_step)
-        require_int_at_least("margin_iterations", self.margin_iterations, 1)
-        require_positive("margin_step", self.margin_step)
-        require_int_at_least("dest_trips", self.dest_trips, 10)
-        if len(self.dest_prior) != 5 or any(p <= 0 for p in self.dest_prior):
-            raise ConfigError("dest_prior must hold five positive numbers")
-        for f in self.fractions:
-            require_in_interval("fraction", f, 0.0, 1.0, closed=True)
-            if f >= 1.0:
-                raise ConfigError("fractions must be < 1 (a complete route reveals its destination)")
+    def check(self) -> None:
+        if abs(sum(self.dest_prior) - 1.0) > 1e-9:
+            raise ConfigError(f"dest_prior must sum to 1, got {sum(self.dest_prior):g}")
 
 
 def random_graph(num_states: int, *, acyclic: bool, generator: torch.Generator, num_features: int = 3) -> GraphMDP:
@@ -187,8 +164,9 @@ def _claim_enumeration(cfg: Ch06Config, ctx: RunContext) -> dict:
         from maxentrl.irl.enumerate import enumerate_paths
 
         rows.append({"graph": i, "acyclic": acyclic, "states": S, "actions": mdp.num_actions, "horizon": N,
-                     "paths": len(enumerate_paths(mdp, 0, S - 1, max_actions=N)), "max_abs_error": err,
-                     "time_enumeration_s": t_enum, "time_algorithm1_s": t_alg})
+                     "paths": len(enumerate_paths(mdp, 0, S - 1, max_actions=N)), "max_abs_error": err})
+        ctx.timings[f"C6.1 graph {i} enumeration"] = round(t_enum, 4)
+        ctx.timings[f"C6.1 graph {i} Algorithm 1"] = round(t_alg, 4)
     return {"enumeration": rows, "enumeration_max_error": max(r["max_abs_error"] for r in rows)}
 
 
@@ -269,7 +247,6 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
     lookup = _action_lookup(mdp)
     phi = (mdp.state_features[mdp.src] + mdp.action_features).double()
     N = cfg.horizon
-    timings = {}
 
     # MaxEnt IRL: exponentiated gradient on positive costs, as in the paper, then
     # L-BFGS from there until the gradient (eq. 6) vanishes, so that MaxEnt is
@@ -279,19 +256,19 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
                                      iterations=cfg.maxent_iterations, horizon=N, tol=1e-9)
     polish = fit_lbfgs(mdp, train, fit.theta, iterations=cfg.lbfgs_iterations, horizon=N, tol=1e-9, grad_tol=1e-7)
     theta_me = polish.theta
-    timings["maxent_fit_s"] = time.perf_counter() - t0
+    ctx.timings["C6.4 MaxEnt fit"] = round(time.perf_counter() - t0, 3)
 
     # action-based model (eq. 7)
     t0 = time.perf_counter()
     w_act, act_trace = fit_action_model(mdp, train, torch.ones(K, dtype=torch.float64), step=cfg.action_step,
                                         iterations=cfg.action_iterations, horizon=N)
-    timings["action_fit_s"] = time.perf_counter() - t0
+    ctx.timings["C6.4 action model fit"] = round(time.perf_counter() - t0, 3)
 
     # maximum-margin planning
     t0 = time.perf_counter()
     mmp = fit_max_margin(mdp, train, torch.ones(K, dtype=torch.float64), length_m=net.length_m,
                          step=cfg.margin_step, iterations=cfg.margin_iterations)
-    timings["margin_fit_s"] = time.perf_counter() - t0
+    ctx.timings["C6.4 max-margin fit"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
     starts = test.start.tolist()
@@ -331,7 +308,7 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
             "Action (costs)": None, "MaxEnt": float(np.mean(me_logp))}
     for name, (match, match90, per_trip) in results.items():
         rows.append({"model": name, "matching_pct": match, "match90_pct": match90, "log_prob": logp[name]})
-    timings["evaluate_s"] = time.perf_counter() - t0
+    ctx.timings["C6.4 evaluation"] = round(time.perf_counter() - t0, 3)
     # paired comparison MaxEnt vs each baseline: fraction of test routes where MaxEnt matches better, worse
     paired = {}
     me = np.array(results["MaxEnt"][2])
@@ -373,7 +350,6 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
         "maxent_nonpositive_action_costs": int(((phi @ -theta_me) <= 0).sum()),
         "action_loglik_trace": act_trace,
         "margin_objective_trace": mmp.objective,
-        "road_timings": timings,
         "theta_maxent": theta_me,
         "road_example_routes": [list(test.actions[i]) for i in range(min(5, len(test)))],
     }
@@ -411,19 +387,13 @@ def _claim_destinations(cfg: Ch06Config, ctx: RunContext, theta: torch.Tensor) -
 
 
 def run(config: Ch06Config, ctx: RunContext) -> dict:
-    """All of chapter 6's claims; the heavy part is the road network (C6.4–C6.5)."""
+    """All of chapter 6's claims, as resumable stages; the heavy part is the road network (C6.4–C6.5)."""
     out: dict = {}
-    t0 = time.perf_counter()
-    out.update(_claim_enumeration(config, ctx))
-    out.update(_claim_label_bias())
-    t1 = time.perf_counter()
-    out.update(_claim_gridworld(config, ctx))
-    t2 = time.perf_counter()
-    out.update(_claim_roads(config, ctx))
-    t3 = time.perf_counter()
-    out.update(_claim_destinations(config, ctx, out["theta_maxent"]))
-    t4 = time.perf_counter()
-    out["section_times_s"] = {"enumeration_label_bias": t1 - t0, "gridworld": t2 - t1, "roads": t3 - t2, "destinations": t4 - t3}
+    out.update(ctx.stage("C6.1", lambda: _claim_enumeration(config, ctx)))
+    out.update(ctx.stage("C6.2", _claim_label_bias))
+    out.update(ctx.stage("C6.3", lambda: _claim_gridworld(config, ctx)))
+    out.update(ctx.stage("C6.4", lambda: _claim_roads(config, ctx)))
+    out.update(ctx.stage("C6.5", lambda: _claim_destinations(config, ctx, out["theta_maxent"])))
     return out
 
 
@@ -440,5 +410,7 @@ register(
                                margin_iterations=60, dest_trips=1500),
         },
         run=run,
+        smoke={"enum_graphs": "2", "grid_demos": "200", "road_trips": "40", "maxent_iterations": "3",
+               "lbfgs_iterations": "3", "action_iterations": "5", "margin_iterations": "3", "dest_trips": "30"},
     )
 )
