@@ -291,7 +291,8 @@ class _AnyGlue(dict):
 
 
 def _chapters(book) -> list[str]:
-    return [d for d, doc in book.documents.items() if doc.number is not None and len(doc.cells) > 1]
+    """The notebook pages (chapters and appendices) of ``book``."""
+    return [d for d, doc in book.documents.items() if len(doc.cells) > 1]
 
 
 @pytest.fixture(scope="module", params=[("fixture", "full"), ("fixture", "student"), ("book", "full"),

@@ -337,6 +337,8 @@ class Book:
         self.path_to_book = str(repo.get("path_to_book", "") or "").strip("/")
         self.documents: dict[str, Document] = {}
         self.labels: dict[str, Target] = {}
+        # Sphinx counts the numbered objects of unnumbered pages on together, in toc order
+        self._unnumbered_counters: dict[str, int] = {}
         for docname, number in self._toc():
             doc = self._read(docname, number)
             self.documents[docname] = doc
@@ -388,7 +390,7 @@ class Book:
     # -- numbering ----------------------------------------------------------
     def _index(self, doc: Document) -> None:
         """Number ``doc``'s sections and enumerables in document order and record its labels."""
-        counters: dict[str, int] = {}
+        counters: dict[str, int] = {} if doc.number is not None else self._unnumbered_counters
         sections: list[int] = []
         pending: list[str] = []  # (label)= targets waiting for the block they name
         prefix = f"{doc.number}." if doc.number is not None else ""

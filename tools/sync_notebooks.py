@@ -192,7 +192,7 @@ def stored_glue(md: Path) -> dict[str, dict[str, str]]:
 
 def _preamble(md: Path, edition: str, number: int | None) -> list[str]:
     title = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["title"]
-    chapter = f"chapter {number}" if number is not None else "a chapter"
+    chapter = f"chapter {number}" if number is not None else "a page"
     lines = [
         f"*This notebook is {chapter} of the book* {title}, *generated from its source "
         f"`book/{md.name}`.* Every number quoted in the text comes from the book's quick run on a CPU, "
