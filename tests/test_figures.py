@@ -80,6 +80,22 @@ def test_commit_status_of_unknown_and_dirty_commits(repo: Path) -> None:
     assert "not known" in commit_status(head, page_commit="unknown", code_dir=pkg).sentence()
 
 
+def test_sentences_for_a_generated_notebook(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tools/sync_notebooks.py runs the chapters for the Colab notebooks with MAXENTRL_PAGE=notebook
+    pkg = repo / "pkg"
+    one = _git(repo, "rev-list", "--reverse", "HEAD").split()[0]
+    monkeypatch.setenv("MAXENTRL_PAGE", "notebook")
+    status = commit_status(one, code_dir=pkg)
+    assert status.page == "unknown" and "the commit of this page is not known" in status.sentence()
+    quick = RunResult(name="x", preset="quick", config={}, results={},
+                      provenance={"wall_time_s": 12.3, "device_name": "CPU (a machine)"})
+    assert describe_run(quick) == "the quick preset, which the cells of this notebook run"
+    assert "a machine" not in describe_run(quick, short=True) and "12" not in describe_run(quick)
+    monkeypatch.delenv("MAXENTRL_PAGE")
+    assert commit_status(one, code_dir=pkg).behind == 2
+    assert "12 s on CPU (a machine)" in describe_run(quick)
+
+
 def test_describe_run_names_preset_device_and_commit() -> None:
     prov = {"device_name": "CPU (Test, 2 threads)", "git_commit": "a" * 40, "date_utc": "2026-01-02T03:04:05+00:00",
             "wall_time_s": 12.5}

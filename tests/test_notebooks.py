@@ -34,6 +34,7 @@ def test_chapter_executes_and_its_notebooks_quote_this_run(source: Path, monkeyp
     monkeypatch.setenv("MAXENTRL_PROGRESS", "0")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("MAXENTRL_STANDALONE_NOTEBOOK", raising=False)  # as in the book build: glue records
+    monkeypatch.setenv("MAXENTRL_PAGE", "notebook")  # as make sync runs it (see tools/sync_notebooks.py)
     nb = jupytext.read(source)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}})
     client.execute()

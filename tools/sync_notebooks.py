@@ -19,7 +19,13 @@ in Colab or in a plain Jupyter; it is written from ``repository.url`` in
     python tools/sync_notebooks.py --reuse-values   # text edits only: keep the glued values of the last run
     python tools/sync_notebooks.py --check          # change nothing; exit 1 when a notebook has drifted
 
-The glued values of the run are stored in each notebook's metadata
+The chapters run with ``MAXENTRL_PAGE=notebook``: a notebook's text is read
+later, at another commit and on another machine, so the sentences that say
+which run a figure shows name the notebook's own quick run and leave the page's
+commit unknown, instead of quoting a time, a machine or a distance in commits
+(see ``maxentrl.figures``). Every other glued value is a result of the seeded
+quick run and repeats exactly. The glued values of the run are stored in each
+notebook's metadata
 (``maxentrl.glue``), so ``--check`` (and the test suite) can regenerate the
 notebooks without executing anything; ``tests/test_notebooks.py``, which
 executes each chapter anyway, checks that a fresh run still gives the text the
@@ -147,7 +153,8 @@ def execute_glue(md: Path, *, timeout: int = 900) -> dict[str, dict[str, str]]:
     import nbclient
 
     nb = jupytext.read(md)
-    env = {"MAXENTRL_PROGRESS": "0", "MPLBACKEND": "Agg"}
+    # sentences about runs are written for the notebook (maxentrl.figures.for_notebook), not for a page
+    env = {"MAXENTRL_PROGRESS": "0", "MPLBACKEND": "Agg", "MAXENTRL_PAGE": "notebook"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -260,10 +267,15 @@ def _describe(nb: nbformat.NotebookNode) -> list[tuple[str, str, tuple[str, ...]
 
 
 def _first_difference(a: nbformat.NotebookNode, b: nbformat.NotebookNode) -> str:
+    """Where the committed notebook ``a`` and the regenerated ``b`` first differ, in a few words."""
     da, db = _describe(a), _describe(b)
     for i, (x, y) in enumerate(zip(da, db)):
         if x != y:
-            return f"cell {i} ({x[0]}) differs: {x[1][:60]!r}... vs {y[1][:60]!r}..."
+            if x[:2] == y[:2]:
+                return f"cell {i} ({x[0]}) has tags {list(x[2])} instead of {list(y[2])}"
+            k = next((j for j, (p, q) in enumerate(zip(x[1], y[1])) if p != q), min(len(x[1]), len(y[1])))
+            return (f"cell {i} ({x[0]}) reads {x[1][max(0, k - 30):k + 50]!r} "
+                    f"where the source gives {y[1][max(0, k - 30):k + 50]!r}")
     return f"{len(da)} cells against {len(db)}"
 
 
