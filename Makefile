@@ -41,6 +41,7 @@ book: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python tools/student_edition.py _build/student
 	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build _build/student $(JB_FLAGS)
+	$(BIN)/python tools/check_html.py _build/student/_build/html
 
 sync: $(STAMP)
 	$(BIN)/python tools/sync_notebooks.py

@@ -320,4 +320,5 @@ def test_student_sources_keep_exercises_and_lose_every_solution(tmp_path: Path) 
         assert "{solution" not in out
         assert out.count("{exercise}") == md.read_text().count("{exercise}")
         assert jupytext.reads(out, fmt="md:myst").cells  # still a notebook
-    assert (tmp_path / "student" / "code").resolve() == (ROOT / "code").resolve()
+    for folder in ("code", "data", "_static"):
+        assert (tmp_path / "student" / folder).resolve() == (ROOT / folder).resolve()
