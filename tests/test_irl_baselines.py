@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from maxentrl.errors import ConfigError
 from maxentrl.irl.baselines import (
+    fit_action_model,
     action_model_log_likelihood_and_gradient,
     action_model_log_policy,
     fit_max_margin,
@@ -79,3 +81,23 @@ def test_max_margin_lowers_its_objective_and_time_cost() -> None:
     assert bool((fit.cost > 0).all())
     tc = time_cost(mdp, np.full(25, 1000.0), np.full(25, 36.0))
     assert np.allclose(tc, 100.0)  # 1 km at 36 km/h takes 100 s
+
+
+def test_bad_arguments_are_refused() -> None:
+    mdp, A, B, paths = label_bias_example()
+    zero = torch.zeros(1, dtype=torch.float64)
+    demos = make_demonstrations(mdp, paths)
+    with pytest.raises(ConfigError, match="goal"):
+        optimal_cost_to_go(mdp, zero, torch.tensor([-1]), horizon=3)
+    with pytest.raises(ConfigError, match="cost"):
+        action_model_log_policy(mdp, torch.tensor([float("nan")], dtype=torch.float64), torch.tensor([B]), horizon=3)
+    with pytest.raises(ConfigError, match="cost"):
+        optimal_cost_to_go(mdp, torch.zeros(2, dtype=torch.float64), torch.tensor([B]), horizon=3)
+    with pytest.raises(ConfigError, match="horizon"):
+        action_model_log_likelihood_and_gradient(mdp, zero + 1, demos, horizon=2)
+    with pytest.raises(ConfigError, match="positive"):
+        fit_action_model(mdp, demos, zero, step=0.1, iterations=2, horizon=4)
+    with pytest.raises(ConfigError, match="length_m"):
+        fit_max_margin(mdp, demos, zero + 1, length_m=np.ones(3), step=0.1, iterations=2)
+    with pytest.raises(ConfigError, match="speed_kmh"):
+        time_cost(mdp, np.ones(7), np.zeros(7))

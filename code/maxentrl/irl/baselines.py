@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from maxentrl.errors import require_int_at_least, require_positive
+from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
-from maxentrl.irl.maxent import Demonstrations, _goal_mask
+from maxentrl.irl.maxent import Demonstrations, _goal_mask, check_demonstrations
 
 __all__ = [
     "time_cost",
@@ -39,6 +40,10 @@ __all__ = [
 
 def time_cost(mdp: GraphMDP, length_m: np.ndarray, speed_kmh: np.ndarray) -> np.ndarray:
     """``[E]`` travel time (seconds) of each action: the length of the segment left at its speed limit."""
+    length_m, speed_kmh = np.asarray(length_m, dtype=np.float64), np.asarray(speed_kmh, dtype=np.float64)
+    for name, x in (("length_m", length_m), ("speed_kmh", speed_kmh)):
+        if x.shape != (mdp.num_states,) or not np.all(np.isfinite(x)) or np.any(x <= 0):
+            raise ConfigError(f"{name} must be a positive, finite [S={mdp.num_states}] array")
     src = mdp.src.cpu().numpy()
     return (length_m[src] / 1000.0) / speed_kmh[src] * 3600.0
 
@@ -54,7 +59,8 @@ def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: in
     (best action −1 at the goal and where the goal is unreachable).
     """
     require_int_at_least("horizon", horizon, 1)
-    goal = torch.as_tensor(goal, dtype=torch.long, device=mdp.src.device).reshape(-1)
+    cost = check.theta("cost", cost, mdp.num_features)
+    goal = check.indices("goal", goal, mdp.num_states).to(mdp.src.device)
     is_goal, leaves_goal = _goal_mask(mdp, goal)
     c = mdp.action_rewards(cost).unsqueeze(0)  # wᵀ(f_s + g_a), here a cost
     inf = torch.tensor(math.inf, dtype=c.dtype, device=c.device)
@@ -110,6 +116,9 @@ def action_model_log_likelihood_and_gradient(
     ∂Q*(s, a)/∂w = −Φ(s, a) where Φ(s, a) = f_s + g_a + (features of the optimal
     route from s'), valid wherever the optimal route is unique.
     """
+    check_demonstrations(mdp, demos, horizon=horizon)
+    if not demos.actions:
+        raise ConfigError("the action model needs the demonstrated actions, not only feature counts")
     goals, row = torch.unique(demos.goal, return_inverse=True)
     _, Qc, best = optimal_cost_to_go(mdp, cost, goals, horizon=horizon)
     from maxentrl.irl.maxent import segment_logsumexp
@@ -144,7 +153,9 @@ def fit_action_model(
     """Fit the action-based model's costs by exponentiated gradient ascent (costs stay positive)."""
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
-    w = cost0.clone()
+    w = check.theta("cost0", cost0, mdp.num_features).clone()
+    if bool((w <= 0).any()):
+        raise ConfigError("the action model's exponentiated gradient needs strictly positive initial costs")
     best_w, best_L, trace = w, -math.inf, []
     for i in range(iterations):
         L, g = action_model_log_likelihood_and_gradient(mdp, w, demos, horizon=horizon)
@@ -187,6 +198,17 @@ def fit_max_margin(
 
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
+    require_positive("margin", margin)
+    require_positive("min_cost", min_cost)
+    if not (isinstance(reg, (int, float)) and math.isfinite(reg) and reg >= 0):
+        raise ConfigError(f"reg must be a finite number >= 0, got {reg!r}")
+    cost0 = check.theta("cost0", cost0, mdp.num_features)
+    length_m = np.asarray(length_m, dtype=np.float64)
+    if length_m.shape != (mdp.num_states,) or not np.all(np.isfinite(length_m)) or np.any(length_m < 0):
+        raise ConfigError(f"length_m must be a non-negative, finite [S={mdp.num_states}] array")
+    check_demonstrations(mdp, demos)
+    if not demos.actions:
+        raise ConfigError("maximum-margin planning needs the demonstrated actions, not only feature counts")
     lookup = _action_lookup(mdp)
     src = mdp.src.cpu().numpy()
     phi = (mdp.state_features[mdp.src] + mdp.action_features).cpu().double()  # [E, K]
