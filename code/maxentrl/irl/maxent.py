@@ -370,6 +370,36 @@ SHAPED_MIN_STATES = 20_000
 batched log-space passes, one call for all goals, are faster)."""
 
 
+SHAPED_SPLIT_STATES = 100_000
+"""From this many states on, each sparse product of the shaped passes is split into two row blocks
+computed on two threads (SciPy's kernels release the interpreter lock), when torch may use two."""
+
+_POOL: list = []
+
+
+class _RowBlocks:
+    """A CSR matrix whose product with a vector is computed as two row blocks on two threads (or one)."""
+
+    def __init__(self, W, threads: int) -> None:
+        self.W = W
+        self.blocks = None
+        if threads >= 2:
+            # split where half of the stored entries lie, so both threads do the same work
+            cut = int(np.searchsorted(W.indptr, W.indptr[-1] // 2))
+            self.blocks = (W[:cut], W[cut:])
+            if not _POOL:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="maxentrl-shaped"))
+
+    def dot(self, x: np.ndarray) -> np.ndarray:
+        if self.blocks is None:
+            return self.W @ x
+        top = _POOL[0].submit(self.blocks[0].dot, x)
+        bottom = self.blocks[1] @ x
+        return np.concatenate([top.result(), bottom])
+
+
 def cost_to_goal(mdp: GraphMDP, cost: np.ndarray, goal: int) -> np.ndarray:
     """d(s) = the least total cost Σ_t c_{a_t} of a path from s to ``goal``, for every s (``[S]``, +inf where none).
 
@@ -426,6 +456,7 @@ def shaped_visitation(
     src, dst = mdp.src.cpu().numpy(), mdp.dst.cpu().numpy()
     S, E, B = mdp.num_states, mdp.num_actions, len(goals)
     lo, hi = SHAPED_RANGE
+    threads = 2 if S >= SHAPED_SPLIT_STATES and torch.get_num_threads() >= 2 else 1
     log_Z = np.empty((B, S))
     D_state = np.empty((B, S))
     D_action = np.empty((B, E))
@@ -436,12 +467,12 @@ def shaped_visitation(
         reach = np.isfinite(d)
         d_src, d_dst = np.where(reach[src], d[src], 0.0), np.where(reach[dst], d[dst], 0.0)
         w = np.where(reach[src] & reach[dst] & (src != g), np.exp(r - d_dst + d_src), 0.0)  # e^{r'_a} ≤ 1
-        W = plan.matrix(w)
+        W = _RowBlocks(plan.matrix(w), threads)
         z = np.zeros(S)
         z[g] = 1.0
         n = 0
         for n in range(1, horizon + 1):  # backward pass, step 2
-            z_new = W @ z
+            z_new = W.dot(z)
             z_new[g] = 1.0
             if tol > 0:
                 pos = z_new > 0
@@ -458,13 +489,13 @@ def shaped_visitation(
         with np.errstate(divide="ignore"):
             log_Z[b] = np.where(pos, np.log(np.where(pos, z, 1.0)) - np.where(reach, d, 0.0), -np.inf)
         pi[b] = np.where(pos[src], w * z[dst] / np.where(pos[src], z[src], 1.0), 0.0)  # step 3
-        WT = plan.matrix(w, transpose=True)
+        WT = _RowBlocks(plan.matrix(w, transpose=True), threads)
         y = np.where(pos, D0_np[b] / np.where(pos, z, 1.0), 0.0)  # y_0 = D_0 / Z'
         Y = np.zeros(S)
         t = 0
         for t in range(horizon):  # forward pass, steps 4–6, on y_t = D_t / Z'
             Y += y
-            y = WT @ y
+            y = WT.dot(y)
             if tol > 0 and float(y @ z) <= tol:
                 break
         steps = max(steps, t + 1)
