@@ -7,11 +7,15 @@ Four claims (see the book's chapter 1):
   first variation ∫ (δJ/δq) η, with error O(ε) (forward) and O(ε²) (central);
 * C1.2 mirror gradient ascent on a discretized density converges to the
   Boltzmann density exp(f/τ)/Z (KL below 1e-8) for several τ, and the maximum
-  equals τ log ∫ exp(f/τ);
+  equals τ log ∫ exp(f/τ); plain gradient ascent on the logits, the contrast,
+  crawls where q* is small;
 * C1.3 Schulman et al. (2017), eq. 6 holds to 1e-12 in float64 for random
   π, π̄, r̄ and τ;
 * C1.4 on batched entropy-regularized bandits, the policy-based learner (eq. 7)
-  and the value-based learner (eqs. 8–12) both converge to π^B (eq. 2).
+  and the value-based learner (eqs. 8–12) both converge to π^B (eq. 2), at the
+  1/k rate of a sample mean once their steps allow it (per-arm sample averages
+  for the value-based learner, Polyak–Ruppert averaging for the policy-based
+  one; the Robbins–Monro schedule α₀/(1 + k/k₀) as the contrast).
 
 Everything is float64. ``quick`` runs in seconds on a CPU; ``full`` scales
 C1.2 to millions of grid points and C1.4 to tens of thousands of bandits.
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from maxentrl.bandit import (
+    asymptotic_kl_constant,
     boltzmann_optimum,
     make_bandits,
     s6_sides,
@@ -48,6 +53,7 @@ from maxentrl.functional import (
     mirror_ascent,
     random_fourier_functions,
     soft_maximum_integral,
+    softmax_gradient_ascent,
 )
 
 DTYPE = torch.float64
@@ -90,6 +96,10 @@ class Ch01Config:
     ascent_rate: float = 0.2
     """C1.2: ατ, the step size times the temperature; log q − log q* contracts by 1 − ατ per step."""
 
+    plain_steps: int = 2000
+    """C1.2 contrast: steps of plain gradient ascent on the logits of q (step 1/(τ max q*), the
+    largest that is safely stable), whose rate is compared with mirror ascent's."""
+
     s6_samples: int = 20_000
     """C1.3: random (π, π̄, r̄, τ) quadruples."""
 
@@ -115,13 +125,18 @@ class Ch01Config:
     """C1.4: actions sampled per bandit and step."""
 
     lr_policy: float = 2.0
-    """C1.4: initial step size of the policy-based learner (eq. 7)."""
+    """C1.4: initial step size α₀ of the policy-based learner (eq. 7)."""
+
+    policy_power: float = 0.6
+    """C1.4: the policy-based learner's steps decay as α₀ / (1 + k / k₀)^p with this p, and the policy
+    reported is that of the Polyak–Ruppert average of θ (at least the last half of the iterates)."""
 
     lr_value: float = 1.0
-    """C1.4: initial step size of the value-based learner (eq. 9)."""
+    """C1.4: step size α₀ of the value-based learner's contrast run with the Robbins–Monro schedule
+    α₀ / (1 + k / k₀) per sample (the learner itself takes per-arm sample-average steps 1/n_a)."""
 
     decay_steps: float = 50.0
-    """C1.4: step sizes decay as lr / (1 + k / decay_steps)."""
+    """C1.4: k₀ of both step schedules above."""
 
     log_points: int = 40
     """C1.4: number of (log-spaced) steps at which the KL to π^B is recorded."""
@@ -149,6 +164,7 @@ class Ch01Config:
         require_int_at_least("grid_functions", self.grid_functions, 1)
         require_int_at_least("ascent_steps", self.ascent_steps, 1)
         require_in_interval("ascent_rate", self.ascent_rate, 0.0, 1.0, closed=False)
+        require_int_at_least("plain_steps", self.plain_steps, 10)
         require_int_at_least("s6_samples", self.s6_samples, 1)
         require_int_at_least("s6_arms", self.s6_arms, 2)
         require_int_at_least("bandits", self.bandits, 1)
@@ -158,6 +174,7 @@ class Ch01Config:
         require_int_at_least("samples_per_step", self.samples_per_step, 2)
         require_positive("lr_policy", self.lr_policy)
         require_positive("lr_value", self.lr_value)
+        require_in_interval("policy_power", self.policy_power, 0.5, 1.0, closed=True)
         require_positive("decay_steps", self.decay_steps)
         require_int_at_least("log_points", self.log_points, 2)
         require_int_at_least("cpu_threads", self.cpu_threads, 0)
@@ -251,6 +268,20 @@ def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
         kl_curve.append(kl.tolist())
 
     log_q = mirror_ascent(f, tau, w, steps=config.ascent_steps, step_size=config.ascent_rate / tau, record=record)
+    # the contrast: plain gradient ascent on the logits, at the largest safely stable step 1/(τ max q*)
+    plain_curve: list[list[float]] = []
+    log_steps = set(torch.logspace(0, math.log10(config.plain_steps), 60).round().long().tolist())
+
+    def record_plain(k: int, log_q: torch.Tensor) -> None:
+        if k in log_steps:
+            plain_curve.append([k, *kl_density(log_q.exp(), q_star, w).view(T, F).amax(-1).tolist()])
+
+    softmax_gradient_ascent(f, tau, w, steps=config.plain_steps, step_size=1.0 / (tau * q_star.amax(-1)),
+                            record=record_plain)
+    pc = torch.tensor(plain_curve, dtype=DTYPE)
+    tail = pc[:, 0] >= config.plain_steps / 10
+    plain_slopes = [float(_slope(pc[tail, 0].log(), pc[tail, 1 + i].clamp_min(1e-300).log().unsqueeze(-1)))
+                    for i in range(T)]
     q = log_q.exp()
     kl_final = kl_density(q, q_star, w).view(T, F)
     value = entropy_regularized_objective(q, f, tau, w)
@@ -263,6 +294,11 @@ def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
         "c12_batch_points": int(f.numel()),
         "c12_kl_curve": kl_curve,  # [step][tau]: max over the landscapes
         "c12_final_kl": kl_final.amax(-1).tolist(),
+        "c12_plain_steps": pc[:, 0].long().tolist(),
+        "c12_plain_kl_curve": pc[:, 1:].tolist(),  # [logged step][tau]: max over the landscapes
+        "c12_plain_tail_slopes": plain_slopes,
+        "c12_q_star_max": q_star.amax(-1).view(T, F).amax(-1).tolist(),
+        "c12_q_star_min": q_star.amin(-1).view(T, F).amin(-1).tolist(),
         "c12_value_gap": gap.amax(-1).tolist(),
         "c12_soft_max": soft_max.view(T, F)[:, 0].tolist(),
         "c12_plot_x": x[::stride].tolist(),
@@ -329,10 +365,14 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
     log_set = set(log_steps)
     out: dict = {"c14_taus": list(config.bandit_taus), "c14_steps": log_steps, "c14_bandits": B}
     table = []
-    for name, train, lr, stream in (
-        ("policy", train_policy_based, config.lr_policy, 5),
-        ("value", train_value_based, config.lr_value, 6),
-    ):
+    learners = (
+        ("policy", train_policy_based, 5, dict(lr=config.lr_policy, decay_steps=config.decay_steps,
+                                                 power=config.policy_power, averaging=True)),
+        ("value", train_value_based, 6, dict(step_rule="sample_average")),
+        ("value_rm", train_value_based, 6, dict(step_rule="robbins_monro", lr=config.lr_value,
+                                                  decay_steps=config.decay_steps)),
+    )
+    for name, train, stream, options in learners:
         curve: list[list[float]] = []
         bar = ctx.bar(total=config.bandit_steps, desc=f"C1.4 {name}-based")
 
@@ -342,21 +382,21 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
             if k > 0:
                 bar.update(1)
 
-        train(
-            bandits,
-            tau,
-            steps=config.bandit_steps,
-            samples=config.samples_per_step,
-            lr=lr,
-            decay_steps=config.decay_steps,
-            generator=ctx.generator(stream),
-            record=record,
-        )
+        train(bandits, tau, steps=config.bandit_steps, samples=config.samples_per_step,
+              generator=ctx.generator(stream), record=record, **options)
         bar.close()
         out[f"c14_kl_{name}"] = curve  # [logged step][tau]: mean over bandits
+        c = torch.tensor(curve, dtype=DTYPE)
+        k = torch.tensor(log_steps, dtype=DTYPE)
+        tail = k >= config.bandit_steps / 10
         for i, t in enumerate(config.bandit_taus):
-            table.append({"learner": name, "tau": t, "initial_kl": curve[0][i], "final_kl": curve[-1][i]})
+            const = asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+            table.append({"learner": name, "tau": t, "initial_kl": curve[0][i], "final_kl": curve[-1][i],
+                          "tail_slope": float(_slope(k[tail].log(), c[tail, i].log().unsqueeze(-1))),
+                          "k_kl_over_constant": curve[-1][i] * config.bandit_steps / const})
     out["c14_table"] = table
+    out["c14_kl_constant"] = [asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+                              for t in config.bandit_taus]
     return out
 
 
