@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from maxentrl.errors import ConfigError
 from maxentrl.experiments import RunResult, run_experiment
@@ -137,27 +136,3 @@ def test_bad_override_from_command_line_raises() -> None:
 
 def test_config_defaults_are_the_quick_preset() -> None:
     assert QUICK == Ch01Config()
-
-
-def test_run_resumes_from_its_checkpoint(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a checkpoint holding the first claim's results is picked up; the remaining claims are computed
-    import maxentrl.experiments.ch01_boltzmann as ch01
-
-    small = {"fd_test_functions": 4, "grid_points": 64, "ascent_steps": 5, "s6_samples": 10, "bandits": 2,
-             "bandit_steps": 3, "log_points": 2}
-    first = run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=small)
-    calls: list[str] = []
-    original = ch01.finite_difference_check
-
-    def counting(config, ctx):
-        calls.append("fd")
-        return original(config, ctx)
-
-    monkeypatch.setattr(ch01, "finite_difference_check", counting)
-    config = dataclasses.replace(QUICK, **small)
-    ckpt = tmp_path / "ch01_boltzmann_quick_seed0.ckpt"
-    torch.save({"config": dataclasses.asdict(config), "results": {"c11_eps": [123.0]}, "done": ["C1.1"]}, ckpt)
-    resumed = run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=small, out=tmp_path)
-    assert calls == [] and resumed["c11_eps"] == [123.0]  # taken from the checkpoint, not recomputed
-    assert resumed["c13_max_abs_gap"] == first["c13_max_abs_gap"]  # the rest ran as usual
-    assert not ckpt.exists()  # removed once the result is written

@@ -1,131 +1,233 @@
-"""The experiment harness: presets, overrides, provenance, atomic results, checkpoints."""
+"""The experiment harness: presets, overrides, provenance, result files, stages and exact resume."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from maxentrl.errors import ConfigError, require_positive
+from maxentrl.errors import ConfigError
 from maxentrl.experiments import REGISTRY, Experiment, RunContext, load_result, register, run_experiment
-from maxentrl.experiments.harness import apply_overrides
+from maxentrl.experiments.config import ExperimentConfig, bounded
+from maxentrl.experiments.harness import RunSuspended, apply_overrides, request_stop
 from maxentrl.provenance import atomic_write_json, to_jsonable
 
 
-@dataclasses.dataclass(frozen=True)
-class ToyConfig:
+@dataclass(frozen=True)
+class ToyConfig(ExperimentConfig):
     """A toy config for the harness tests."""
 
-    steps: int = 5
+    steps: int = bounded(5, 1, 1000)
     """Loop length."""
-    tau: float = 1.0
+    tau: float = bounded(1.0, 0.0, 10.0, open_low=True)
     """A temperature."""
-    taus: tuple[float, ...] = (0.5, 1.0)
+    taus: tuple[float, ...] = bounded((0.5, 1.0), 0.0, 10.0, open_low=True)
     """Several temperatures."""
-    crash_at: int = -1
-    """Raise at this step (simulates an interrupted run); -1 never."""
-    cpu_threads: int = 0
+    cpu_threads: int = bounded(0, 0, 64)
     """Torch threads on the CPU (0: default)."""
 
-    def __post_init__(self) -> None:
-        require_positive("tau", self.tau)
-        for t in self.taus:
-            require_positive("tau", t)
+
+CALLS: list[str] = []
+FAULT = {"crash_at": -1, "stop_at": -1}
+"""Injected faults: raise (a crash) or ask to stop (as SIGTERM does) at this step of the loop; -1 never."""
 
 
 def _toy_run(config: ToyConfig, ctx: RunContext) -> dict:
-    g = ctx.generator(0)
-    state = ctx.load_checkpoint() or {"step": 0, "total": torch.zeros((), device=ctx.device), "rng": g.get_state()}
-    resumed_from = state["step"]
-    g.set_state(state["rng"])  # a resumed run continues the same random stream
-    for step in ctx.bar(range(state["step"], config.steps), desc="toy"):
-        if step == config.crash_at:
-            raise RuntimeError("simulated crash")
-        state["total"] = state["total"] + torch.rand((), generator=g, device=ctx.device)
-        state["step"] = step + 1
-        state["rng"] = g.get_state()
-        ctx.save_checkpoint(state)
-    return {
-        "total": state["total"],
-        "resumed_from": resumed_from,
-        "curve": [{"step": i, "value": float(i) * config.tau} for i in range(3)],
-        "draw": torch.rand(3, generator=ctx.generator(1), device=ctx.device),
-        "threads": torch.get_num_threads(),
-    }
+    CALLS.append("run")
+
+    def first() -> dict:
+        CALLS.append("first")
+        # global generators too: the harness seeds them and carries their state across stages
+        return {"first": torch.rand(2, generator=ctx.generator(1)), "global": float(torch.rand(()))}
+
+    def loop() -> dict:
+        g = ctx.generator(0)
+        net = torch.nn.Linear(2, 1).double()
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        state = ctx.restored() or {"step": 0, "total": 0.0}
+        if state["step"]:
+            net.load_state_dict(state["net"])
+            opt.load_state_dict(state["opt"])
+        CALLS.append(f"loop from {state['step']}")
+        for step in range(state["step"], config.steps):
+            if step == FAULT["crash_at"]:
+                raise RuntimeError("simulated crash")
+            if step == FAULT["stop_at"]:
+                request_stop()
+            x = torch.rand(4, 2, generator=g, dtype=torch.float64)
+            loss = (net(x) ** 2).mean() + 0 * float(np.random.rand())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            state = {"step": step + 1, "total": state["total"] + float(loss.detach()),
+                     "net": net.state_dict(), "opt": opt.state_dict()}
+            if ctx.checkpoint_due():
+                ctx.checkpoint(state)
+        return {"total": state["total"], "weight": net.weight.detach().clone(),
+                "after_global": float(torch.rand(()))}
+
+    out = dict(ctx.stage("first", first))
+    out.update(ctx.stage("loop", loop))
+    out["curve"] = [{"step": i, "value": float(i) * config.tau} for i in range(3)]
+    out["threads"] = torch.get_num_threads()
+    return out
 
 
 @pytest.fixture(autouse=True)
 def toy_experiment():
     exp = register(
-        Experiment(
-            name="toy",
-            chapter=0,
-            summary="harness test",
-            config_type=ToyConfig,
-            presets={"quick": ToyConfig(), "full": ToyConfig(steps=20)},
-            run=_toy_run,
-        )
+        Experiment(name="toy", chapter=0, summary="harness test", config_type=ToyConfig,
+                   presets={"quick": ToyConfig(), "full": ToyConfig(steps=20)}, run=_toy_run)
     )
+    CALLS.clear()
+    FAULT.update(crash_at=-1, stop_at=-1)
     yield exp
     REGISTRY.pop("toy", None)
 
 
-def test_result_has_provenance_and_is_written_atomically(tmp_path: Path) -> None:
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.endswith(".provenance.json")}
+
+
+def test_result_file_holds_results_and_provenance_file_the_rest(tmp_path: Path) -> None:
     result = run_experiment("toy", preset="quick", device="cpu", seed=3, out=tmp_path, progress=False)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["toy_quick_seed3.json", "toy_quick_seed3_curve.csv"]  # no temp or checkpoint left
+    assert files == ["toy_quick_seed3.json", "toy_quick_seed3.provenance.json", "toy_quick_seed3_curve.csv"]
     data = json.loads((tmp_path / "toy_quick_seed3.json").read_text())
-    for key in ("preset", "seed", "device", "device_name", "torch_version", "git_commit", "wall_time_s", "date_utc"):
-        assert key in data["provenance"], key
-    assert data["config"] == {"steps": 5, "tau": 1.0, "taus": [0.5, 1.0], "crash_at": -1, "cpu_threads": 0}
+    assert set(data) == {"experiment", "preset", "seed", "config", "results"}
+    assert data["config"] == {"steps": 5, "tau": 1.0, "taus": [0.5, 1.0], "cpu_threads": 0}
+    prov = json.loads((tmp_path / "toy_quick_seed3.provenance.json").read_text())
+    for key in ("preset", "seed", "device", "device_name", "torch_version", "git_commit", "wall_time_s", "date_utc",
+                "segments", "timings"):
+        assert key in prov, key
+    assert set(prov["timings"]) == {"stage first", "stage loop"}
     assert (tmp_path / "toy_quick_seed3_curve.csv").read_text().splitlines()[0] == "step,value"
     again = load_result(tmp_path / "toy_quick_seed3.json")
-    assert again["total"] == pytest.approx(result["total"])
+    assert again["total"] == pytest.approx(result["total"]) and again.provenance["seed"] == 3 and again.seed == 3
 
 
-def test_same_seed_same_numbers_and_different_seed_different() -> None:
-    a = run_experiment("toy", device="cpu", seed=1, progress=False)
-    b = run_experiment("toy", device="cpu", seed=1, progress=False)
+def test_two_runs_give_byte_identical_result_files(tmp_path: Path) -> None:
+    run_experiment("toy", device="cpu", seed=1, out=tmp_path / "a", progress=False)
+    run_experiment("toy", device="cpu", seed=1, out=tmp_path / "b", progress=False)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
     c = run_experiment("toy", device="cpu", seed=2, progress=False)
-    assert a["total"] == b["total"] and a["draw"] == b["draw"]
-    assert a["total"] != c["total"]
+    assert c["total"] != load_result(tmp_path / "a" / "toy_quick_seed1.json")["total"]
 
 
-def test_interrupted_run_resumes_from_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("crash_at", [0, 1, 3, 4])
+def test_crashed_run_resumes_inside_the_loop_exactly(tmp_path: Path, crash_at: int) -> None:
+    run_experiment("toy", device="cpu", out=tmp_path / "whole", progress=False, overrides={"steps": "8"})
+    FAULT["crash_at"] = crash_at
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_experiment("toy", device="cpu", out=tmp_path, progress=False, overrides={"crash_at": 3})
+        run_experiment("toy", device="cpu", out=tmp_path / "cut", progress=False, checkpoint_every=0,
+                       overrides={"steps": "8"})
+    assert (tmp_path / "cut" / "toy_quick_seed0.ckpt").exists()
+    FAULT["crash_at"] = -1
+    CALLS.clear()
+    run_experiment("toy", device="cpu", out=tmp_path / "cut", progress=False, overrides={"steps": "8"})
+    assert "first" not in CALLS  # the finished stage came from the checkpoint
+    # with checkpoint_every=0 every opportunity but a stage's first saves: after steps 2, 3, ... of the loop
+    assert CALLS == ["run", f"loop from {crash_at if crash_at >= 2 else 0}"]
+    assert _files(tmp_path / "cut") == _files(tmp_path / "whole")
+    assert not (tmp_path / "cut" / "toy_quick_seed0.ckpt").exists()
+
+
+def test_stop_request_checkpoints_and_suspends_then_resumes_exactly(tmp_path: Path) -> None:
+    run_experiment("toy", device="cpu", out=tmp_path / "whole", progress=False, overrides={"steps": "9"})
+    FAULT["stop_at"] = 4
+    with pytest.raises(RunSuspended):
+        run_experiment("toy", device="cpu", out=tmp_path / "cut", progress=False, overrides={"steps": "9"})
+    ckpt = torch.load(tmp_path / "cut" / "toy_quick_seed0.ckpt", weights_only=False)
+    assert ckpt["current"]["stage"] == "loop" and ckpt["current"]["state"]["step"] == 5
+    FAULT["stop_at"] = -1
+    CALLS.clear()
+    resumed = run_experiment("toy", device="cpu", out=tmp_path / "cut", progress=False, overrides={"steps": "9"})
+    assert CALLS == ["run", "loop from 5"]
+    assert _files(tmp_path / "cut") == _files(tmp_path / "whole")
+    prov = resumed.provenance
+    assert len(prov["segments"]) == 2 and prov["wall_time_s"] == pytest.approx(sum(s["wall_time_s"] for s in prov["segments"]))
+
+
+def test_time_limit_suspends_after_a_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(RunSuspended, match="time limit"):
+        run_experiment("toy", device="cpu", out=tmp_path, progress=False, time_limit=1e-9)
     assert (tmp_path / "toy_quick_seed0.ckpt").exists()
-    resumed = run_experiment("toy", device="cpu", out=tmp_path, progress=False)
-    assert resumed["resumed_from"] == 3
-    fresh = run_experiment("toy", device="cpu", progress=False)
-    assert resumed["total"] == pytest.approx(fresh["total"])  # same stream, same answer
-    assert not (tmp_path / "toy_quick_seed0.ckpt").exists()
+    done = run_experiment("toy", device="cpu", out=tmp_path, progress=False)
+    assert done["total"] == run_experiment("toy", device="cpu", progress=False)["total"]
+
+
+def test_checkpoint_of_another_config_or_a_broken_file_is_refused_before_compute(tmp_path: Path) -> None:
+    FAULT["crash_at"] = 2
+    with pytest.raises(RuntimeError):
+        run_experiment("toy", device="cpu", out=tmp_path, progress=False, checkpoint_every=0)
+    FAULT["crash_at"] = -1
+    CALLS.clear()
+    with pytest.raises(ConfigError, match="different config.*tau") as info:
+        run_experiment("toy", device="cpu", out=tmp_path, progress=False, overrides={"tau": "2"})
+    assert CALLS == [] and "\n" not in str(info.value)
+    (tmp_path / "toy_quick_seed0.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="cannot read the checkpoint"):
+        run_experiment("toy", device="cpu", out=tmp_path, progress=False)
+    assert CALLS == []
+    run_experiment("toy", device="cpu", out=tmp_path, progress=False, resume=False)
+    assert CALLS == ["run", "first", "loop from 0"]
+
+
+def test_without_an_output_folder_nothing_is_checkpointed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run_experiment("toy", device="cpu", progress=False, checkpoint_every=0)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_overrides_are_parsed_to_field_types() -> None:
     config = apply_overrides(ToyConfig(), {"steps": "7", "tau": "0.25", "taus": "0.1,2"})
     assert config == ToyConfig(steps=7, tau=0.25, taus=(0.1, 2.0))
+    assert apply_overrides(ToyConfig(), {"steps": "1e2"}).steps == 100
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"preset": "huge"}, "unknown preset 'huge'"),
-        ({"seed": -1}, "seed must be a non-negative integer"),
-        ({"overrides": {"tau": "-1"}}, "tau must be positive"),
-        ({"overrides": {"taus": "0.5,0"}}, "tau must be positive"),
+        ({"seed": -1}, "seed must be an integer in"),
+        ({"seed": 2**40}, "seed must be an integer in"),
+        ({"seed": True}, "seed must be an integer in"),
+        ({"overrides": {"tau": "-1"}}, "tau must lie in"),
+        ({"overrides": {"tau": "nan"}}, "tau must be a finite number"),
+        ({"overrides": {"tau": "inf"}}, "tau must be a finite number"),
+        ({"overrides": {"taus": "0.5,0"}}, "taus must lie in"),
+        ({"overrides": {"taus": ""}}, "taus takes at least 1"),
+        ({"overrides": {"taus": "0.5,,1"}}, "without gaps"),
         ({"overrides": {"nope": "1"}}, "has no field 'nope'"),
         ({"overrides": {"steps": "many"}}, "cannot read 'many' as int"),
+        ({"overrides": {"steps": "2.5"}}, "cannot read '2.5' as int"),
+        ({"overrides": {"steps": "100000000000000000000"}}, "steps must lie in"),
+        ({"overrides": {"steps": 3.0}}, "steps must be an integer"),
+        ({"overrides": {"tau": True}}, "tau must be a number"),
         ({"device": "tpu"}, "device must be one of"),
+        ({"checkpoint_every": -1.0}, "checkpoint interval"),
+        ({"time_limit": 10.0}, "needs an output folder"),
     ],
 )
-def test_bad_input_is_a_one_line_config_error(kwargs: dict, message: str) -> None:
+def test_bad_input_is_a_one_line_config_error_before_compute(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         run_experiment("toy", progress=False, **kwargs)
     assert "\n" not in str(info.value)
+    assert CALLS == []
+
+
+def test_unwritable_or_wrong_output_folder_is_refused_before_compute(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        run_experiment("toy", device="cpu", out=a_file, progress=False)
+    with pytest.raises(ConfigError, match="cannot create the output folder"):
+        run_experiment("toy", device="cpu", out=a_file / "below", progress=False)
+    assert CALLS == []
 
 
 def test_unknown_experiment_lists_known_ones() -> None:
@@ -145,3 +247,14 @@ def test_cpu_threads_apply_during_the_run_only() -> None:
     result = run_experiment("toy", device="cpu", progress=False, overrides={"cpu_threads": "1"})
     assert result["threads"] == 1
     assert torch.get_num_threads() == before
+
+
+def test_stages_are_unique_and_not_nested() -> None:
+    ctx = RunContext(device=torch.device("cpu"), seed=0)
+    ctx.stage("a", lambda: {})
+    with pytest.raises(RuntimeError, match="twice"):
+        ctx.stage("a", lambda: {})
+    with pytest.raises(RuntimeError, match="inside stage"):
+        ctx.stage("b", lambda: ctx.stage("c", lambda: {}))
+    with pytest.raises(RuntimeError, match="inside a stage"):
+        ctx.checkpoint({})

@@ -226,6 +226,8 @@ def train_policy_based(
     averaging: bool = False,
     generator: torch.Generator | None = None,
     record: Callable[[int, Tensor], None] | None = None,
+    state: dict | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
 ) -> Tensor:
     """Stochastic gradient ascent on η (eq. 7) for π_θ = softmax(θ), θ₀ = log π̄; returns θ ``(B, A)``.
 
@@ -241,6 +243,11 @@ def train_policy_based(
     lr · decay_steps is large against the inverse curvature, which for an arm of
     small probability it is not. ``record(k, pi)`` is called with the
     (averaged) policy after step k (and k = 0). Returns the (averaged) θ.
+
+    ``on_step(k, state)`` receives the learner's whole state after step k (a
+    dict of tensors and counters); passing such a ``state`` back continues the
+    run from there (with the generator's state restored by the caller), so a
+    long run can be checkpointed and resumed exactly.
     """
     check_temperature(tau)
     require_int_at_least("steps", steps, 0)
@@ -248,11 +255,14 @@ def train_policy_based(
     require_positive("lr", lr)
     require_positive("decay_steps", decay_steps)
     require_positive("power", power)
-    theta = bandits.log_prior.clone()
-    theta_bar, count = theta.clone(), 0
-    if record is not None:
-        record(0, torch.softmax(theta, -1))
-    for k in range(1, steps + 1):
+    if state is None:
+        theta = bandits.log_prior.clone()
+        theta_bar, count, k0 = theta.clone(), 0, 0
+        if record is not None:
+            record(0, torch.softmax(theta, -1))
+    else:
+        theta, theta_bar, count, k0 = state["theta"].clone(), state["theta_bar"].clone(), int(state["count"]), int(state["k"])
+    for k in range(k0 + 1, steps + 1):
         pi = torch.softmax(theta, -1)
         actions = sample_actions(pi, samples, generator=generator)
         rewards = sample_rewards(bandits, actions, generator=generator)
@@ -267,6 +277,8 @@ def train_policy_based(
             theta_bar = theta_bar + (theta - theta_bar) / count
         if record is not None:
             record(k, torch.softmax(theta_bar if averaging else theta, -1))
+        if on_step is not None:
+            on_step(k, {"k": k, "theta": theta, "theta_bar": theta_bar, "count": count})
     return theta_bar if averaging else theta
 
 
@@ -281,6 +293,8 @@ def train_value_based(
     decay_steps: float = 50.0,
     generator: torch.Generator | None = None,
     record: Callable[[int, Tensor], None] | None = None,
+    state: dict | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
 ) -> Tensor:
     """Regress q_θ on sampled rewards (eqs. 8–9) while acting with π^B_{q_θ} (eqs. 10–12); returns q ``(B, A)``.
 
@@ -299,7 +313,8 @@ def train_value_based(
     k^{−lr · decay_steps · π(a)}, slower than 1/k for rare arms. Since the
     minimizer of eq. 8 over tabular q is r̄ for any fully supported sampling
     policy, q_θ → r̄ and π^B_{q_θ} → π^B_r̄ either way. ``record(k, pi)``
-    receives π^B_{q_θ} after step k.
+    receives π^B_{q_θ} after step k; ``state`` and ``on_step`` resume and
+    checkpoint the run as in :func:`train_policy_based`.
     """
     check_temperature(tau)
     require_int_at_least("steps", steps, 0)
@@ -308,11 +323,13 @@ def train_value_based(
         raise ConfigError(f"step_rule must be 'sample_average' or 'robbins_monro', got {step_rule!r}")
     require_positive("lr", lr)
     require_positive("decay_steps", decay_steps)
-    q = torch.zeros_like(bandits.r_bar)
-    n = torch.zeros_like(bandits.r_bar)
-    if record is not None:
-        record(0, boltzmann_policy(q, tau, log_prior=bandits.log_prior))
-    for k in range(1, steps + 1):
+    if state is None:
+        q, n, k0 = torch.zeros_like(bandits.r_bar), torch.zeros_like(bandits.r_bar), 0
+        if record is not None:
+            record(0, boltzmann_policy(q, tau, log_prior=bandits.log_prior))
+    else:
+        q, n, k0 = state["q"].clone(), state["n"].clone(), int(state["k"])
+    for k in range(k0 + 1, steps + 1):
         pi = boltzmann_policy(q, tau, log_prior=bandits.log_prior)
         actions = sample_actions(pi, samples, generator=generator)
         rewards = sample_rewards(bandits, actions, generator=generator)
@@ -324,6 +341,8 @@ def train_value_based(
             q = q - learning_rate(k - 1, lr, decay_steps) / samples * grad
         if record is not None:
             record(k, boltzmann_policy(q, tau, log_prior=bandits.log_prior))
+        if on_step is not None:
+            on_step(k, {"k": k, "q": q, "n": n})
     return q
 
 

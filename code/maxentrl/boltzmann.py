@@ -44,7 +44,10 @@ def _log_weights(x: Tensor, log_prior: Tensor | None, dim: int) -> Tensor:
     """log π̄ broadcast to ``x``; the uniform reference when ``log_prior`` is None."""
     if log_prior is None:
         return torch.full_like(x, -math.log(x.shape[dim]))
-    return log_prior.to(dtype=x.dtype, device=x.device).expand_as(x)
+    try:
+        return log_prior.to(dtype=x.dtype, device=x.device).expand_as(x)
+    except RuntimeError:
+        raise ConfigError(f"log_prior of shape {tuple(log_prior.shape)} does not broadcast to x of shape {tuple(x.shape)}") from None
 
 
 def _tau_like(tau: float | Tensor, x: Tensor, dim: int) -> Tensor | float:

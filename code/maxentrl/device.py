@@ -28,6 +28,9 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise ConfigError(f"device {spec!r} was requested but no CUDA GPU is available (use --device auto or cpu)")
+        index = spec.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ConfigError(f"device {spec!r}: this machine has CUDA devices 0..{torch.cuda.device_count() - 1}")
         return torch.device(spec)
     raise ConfigError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {spec!r}")
 

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from maxentrl.boltzmann import check_temperature
-from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError, require_finite, require_int_at_least, require_positive
 
 __all__ = [
     "log_importance_weights",
@@ -56,6 +56,7 @@ def log_importance_weights(Q_samples: Tensor, log_q: Tensor, tau: float | Tensor
     """
     if Q_samples.shape != log_q.shape:
         raise ConfigError(f"Q_samples and log_q must have one shape, got {tuple(Q_samples.shape)} and {tuple(log_q.shape)}")
+    require_finite("Q_samples", Q_samples)
     if not bool(torch.all(torch.isfinite(log_q))):
         raise ConfigError("the proposal density must be positive (finite log q) at every sample")
     return Q_samples / _tau_like(tau, Q_samples) - log_q

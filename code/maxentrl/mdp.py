@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError, require_int_at_least, require_positive, require_shape
 
 __all__ = [
     "TabularMDP",
@@ -288,6 +288,10 @@ def gridworld(
 
 def policy_transition(mdp: TabularMDP, pi: Tensor) -> Tensor:
     """P_π[b, s, s'] = Σ_a π(a|s) P(s'|s, a) for a policy ``pi[b, s, a]``."""
+    require_shape("pi", pi, (mdp.batch_size, mdp.n_states, mdp.n_actions), meaning="[b, S, A]")
+    tol = _row_tolerance(pi.dtype)
+    if not bool(torch.all(pi >= 0)) or not bool(torch.all((pi.sum(-1) - 1).abs() <= tol)):
+        raise ConfigError("pi[b, s, :] must be a probability distribution over actions in every state")
     return torch.einsum("bsa,bsan->bsn", pi.to(mdp.dtype), mdp.P)
 
 

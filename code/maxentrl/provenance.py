@@ -31,7 +31,12 @@ _FILE_MODE = 0o666 & ~_umask()
 
 
 def git_commit(cwd: Path | None = None) -> str:
-    """The checkout's commit, suffixed ``+dirty`` when tracked files differ; ``unknown`` outside git."""
+    """The checkout's commit, suffixed ``+dirty`` when tracked files differ.
+
+    Outside a git checkout (a copy of the repository without its ``.git``
+    folder, as carried to a machine without internet) it is the environment
+    variable ``MAXENTRL_COMMIT`` when set, else ``unknown``.
+    """
     here = cwd or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
@@ -42,7 +47,7 @@ def git_commit(cwd: Path | None = None) -> str:
             cwd=here, capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("MAXENTRL_COMMIT", "").strip() or "unknown"
     return sha + ("+dirty" if dirty else "")
 
 

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from maxentrl.boltzmann import check_temperature, entropy
-from maxentrl.errors import ConfigError, require_int_at_least
+from maxentrl.errors import ConfigError, require_indices, require_int_at_least
 from maxentrl.mdp import TabularMDP
 
 __all__ = ["rollout_returns", "truncation_bound", "horizon_for"]
@@ -88,6 +88,9 @@ def rollout_returns(
     b, S, A = mdp.batch_size, mdp.n_states, mdp.n_actions
     if tuple(pi.shape) != (b, S, A):
         raise ConfigError(f"pi must have shape [b, S, A] = {(b, S, A)}, got {tuple(pi.shape)}")
+    tol = 1e-9 if pi.dtype == torch.float64 else 1e-4
+    if not bool(torch.all(pi >= 0)) or not bool(torch.all((pi.sum(-1) - 1).abs() <= tol)):
+        raise ConfigError("pi[b, s, :] must be a probability distribution over actions in every state")
     dev, dt = mdp.device, mdp.dtype
     pi = pi.to(dt)
     tau_b = (tau.to(dtype=dt, device=dev) if isinstance(tau, Tensor) else torch.full((b,), float(tau), dtype=dt, device=dev))
@@ -103,10 +106,12 @@ def rollout_returns(
         u = torch.rand(N, generator=generator, dtype=dt, device=dev)
         s = _sample_rows(_cdf(mdp.mu0)[mdp_of], u)
     elif isinstance(start_state, Tensor):
+        if tuple(start_state.shape) != (b,):
+            raise ConfigError(f"start_state must be one index or a tensor [b] = ({b},), got shape {tuple(start_state.shape)}")
+        require_indices("start_state", start_state, S)
         s = start_state.to(dev).long().repeat_interleave(n_episodes)
     else:
-        if not (0 <= int(start_state) < S):
-            raise ConfigError(f"start_state must lie in [0, {S}), got {start_state!r}")
+        require_indices("start_state", start_state, S)
         s = torch.full((N,), int(start_state), dtype=torch.long, device=dev)
     G = torch.zeros(N, dtype=dt, device=dev)
     discount = torch.ones(N, dtype=dt, device=dev)

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from maxentrl.boltzmann import boltzmann_log_policy, boltzmann_policy, check_temperature, entropy, soft_maximum
-from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError, require_finite, require_int_at_least, require_positive, require_shape
 from maxentrl.mdp import TabularMDP, policy_transition
 
 __all__ = [
@@ -77,14 +77,13 @@ def _per_mdp(x: float | Tensor, like: Tensor) -> float | Tensor:
     return x.reshape(-1, *([1] * (like.dim() - 1)))
 
 
-def _check_q(Q: Tensor, mdp: TabularMDP) -> None:
-    want = (mdp.batch_size, mdp.n_states, mdp.n_actions)
-    if tuple(Q.shape) != want:
-        raise ConfigError(f"Q must have shape [b, S, A] = {want}, got {tuple(Q.shape)}")
+def _check_q(Q: Tensor, mdp: TabularMDP, name: str = "Q") -> None:
+    require_shape(name, Q, (mdp.batch_size, mdp.n_states, mdp.n_actions), meaning="[b, S, A]")
+    require_finite(name, Q)
 
 
 def _check_policy(pi: Tensor, mdp: TabularMDP) -> None:
-    _check_q(pi, mdp)
+    _check_q(pi, mdp, "pi")
     tol = 1e-9 if pi.dtype == torch.float64 else 1e-4
     if not bool(torch.all(pi >= 0)) or not bool(torch.all((pi.sum(-1) - 1).abs() <= tol)):
         raise ConfigError("pi[b, s, :] must be a probability distribution over actions in every state")

@@ -23,7 +23,6 @@ C1.2 to millions of grid points and C1.4 to tens of thousands of bandits.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -38,7 +37,8 @@ from maxentrl.bandit import (
     train_value_based,
 )
 from maxentrl.boltzmann import kl_divergence
-from maxentrl.errors import ConfigError, require_in_interval, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError
+from maxentrl.experiments.config import ExperimentConfig, bounded
 from maxentrl.experiments.harness import Experiment, RunContext, register
 from maxentrl.functional import (
     boltzmann_density,
@@ -57,127 +57,110 @@ from maxentrl.functional import (
 )
 
 DTYPE = torch.float64
+MAX_BATCH_VALUES = 1 << 28
+"""The most float64 values one batched tensor of the experiment may hold (2 GiB)."""
 
 
 @dataclass(frozen=True)
-class Ch01Config:
+class Ch01Config(ExperimentConfig):
     """Configuration of chapter 1's experiment (all computations in float64 on [0, 1])."""
 
-    fd_test_functions: int = 32
+    fd_test_functions: int = bounded(32, 1, 100_000)
     """C1.1: number of random (q, f, η) triples, i.e. of test functions η."""
 
-    fd_grid_points: int = 512
+    fd_grid_points: int = bounded(512, 2, 10**7)
     """C1.1: grid points of the discretization of [0, 1]."""
 
-    fd_tau: float = 0.5
+    fd_tau: float = bounded(0.5, 1e-3, 1e3)
     """C1.1: temperature τ of the functional J[q] = ∫ q f − τ ∫ q log q."""
 
-    fd_eps_min: float = 1e-4
+    fd_eps_min: float = bounded(1e-4, 1e-12, 0.2)
     """C1.1: smallest finite-difference step ε."""
 
-    fd_eps_max: float = 1e-1
+    fd_eps_max: float = bounded(1e-1, 1e-12, 0.2)
     """C1.1: largest finite-difference step ε."""
 
-    fd_eps_count: int = 13
+    fd_eps_count: int = bounded(13, 3, 1000)
     """C1.1: number of steps ε, log-spaced between the two above."""
 
-    grid_taus: tuple[float, ...] = (0.1, 0.3, 1.0)
+    grid_taus: tuple[float, ...] = bounded((0.1, 0.3, 1.0), 1e-3, 1e3, max_len=20)
     """C1.2: temperatures τ of the objective whose maximizer gradient ascent seeks."""
 
-    grid_points: int = 4096
+    grid_points: int = bounded(4096, 2, 1 << 24)
     """C1.2: grid points of the discretized density q."""
 
-    grid_functions: int = 4
+    grid_functions: int = bounded(4, 1, 1024)
     """C1.2: random reward landscapes f per temperature (batched with the temperatures)."""
 
-    ascent_steps: int = 120
+    ascent_steps: int = bounded(120, 1, 100_000)
     """C1.2: mirror-ascent steps."""
 
-    ascent_rate: float = 0.2
+    ascent_rate: float = bounded(0.2, 0.0, 1.0, open_low=True, open_high=True)
     """C1.2: ατ, the step size times the temperature; log q − log q* contracts by 1 − ατ per step."""
 
-    plain_steps: int = 2000
+    plain_steps: int = bounded(2000, 10, 10**7)
     """C1.2 contrast: steps of plain gradient ascent on the logits of q (step 1/(τ max q*), the
     largest that is safely stable), whose rate is compared with mirror ascent's."""
 
-    s6_samples: int = 20_000
+    s6_samples: int = bounded(20_000, 1, 10**9)
     """C1.3: random (π, π̄, r̄, τ) quadruples."""
 
-    s6_arms: int = 8
+    s6_arms: int = bounded(8, 2, 1024)
     """C1.3: actions per quadruple."""
 
-    bandit_taus: tuple[float, ...] = (0.25, 0.5, 1.0)
+    bandit_taus: tuple[float, ...] = bounded((0.25, 0.5, 1.0), 1e-3, 1e3, max_len=20)
     """C1.4: temperatures τ of the entropy-regularized bandits."""
 
-    bandits: int = 256
+    bandits: int = bounded(256, 1, 1 << 20)
     """C1.4: bandits per temperature (all temperatures run as one batch)."""
 
-    arms: int = 5
+    arms: int = bounded(5, 2, 1024)
     """C1.4: arms per bandit."""
 
-    noise_std: float = 1.0
+    noise_std: float = bounded(1.0, 0.0, 1e3, open_low=True)
     """C1.4: standard deviation of the Gaussian reward noise; r̄ ∼ N(0, 1) per arm."""
 
-    bandit_steps: int = 3000
+    bandit_steps: int = bounded(3000, 1, 10**7)
     """C1.4: learning steps of each learner."""
 
-    samples_per_step: int = 16
+    samples_per_step: int = bounded(16, 2, 4096)
     """C1.4: actions sampled per bandit and step."""
 
-    lr_policy: float = 2.0
+    lr_policy: float = bounded(2.0, 0.0, 1e3, open_low=True)
     """C1.4: initial step size α₀ of the policy-based learner (eq. 7)."""
 
-    policy_power: float = 0.6
+    policy_power: float = bounded(0.6, 0.5, 1.0)
     """C1.4: the policy-based learner's steps decay as α₀ / (1 + k / k₀)^p with this p, and the policy
     reported is that of the Polyak–Ruppert average of θ (at least the last half of the iterates)."""
 
-    lr_value: float = 1.0
+    lr_value: float = bounded(1.0, 0.0, 1e3, open_low=True)
     """C1.4: step size α₀ of the value-based learner's contrast run with the Robbins–Monro schedule
     α₀ / (1 + k / k₀) per sample (the learner itself takes per-arm sample-average steps 1/n_a)."""
 
-    decay_steps: float = 50.0
+    decay_steps: float = bounded(50.0, 0.0, 1e9, open_low=True)
     """C1.4: k₀ of both step schedules above."""
 
-    log_points: int = 40
+    log_points: int = bounded(40, 2, 10_000)
     """C1.4: number of (log-spaced) steps at which the KL to π^B is recorded."""
 
-    cpu_threads: int = 1
+    cpu_threads: int = bounded(1, 0, 1024)
     """Torch threads while running on a CPU (0: leave torch's default; the harness applies it). The quick preset's tensors are
     small, and a second thread costs more than it saves, badly so on a busy machine."""
 
-    def __post_init__(self) -> None:
-        require_int_at_least("fd_test_functions", self.fd_test_functions, 1)
-        require_int_at_least("fd_grid_points", self.fd_grid_points, 2)
-        require_positive("fd_tau", self.fd_tau)
-        require_positive("fd_eps_min", self.fd_eps_min)
-        require_positive("fd_eps_max", self.fd_eps_max)
-        if not self.fd_eps_min < self.fd_eps_max <= 0.2:
-            raise ConfigError(f"need fd_eps_min < fd_eps_max <= 0.2, got {self.fd_eps_min}, {self.fd_eps_max}")
-        require_int_at_least("fd_eps_count", self.fd_eps_count, 3)
-        if not self.grid_taus or not self.bandit_taus:
-            raise ConfigError("grid_taus and bandit_taus must each list at least one temperature")
-        for tau in self.grid_taus:
-            require_positive("grid_taus", tau)
-        for tau in self.bandit_taus:
-            require_positive("bandit_taus", tau)
-        require_int_at_least("grid_points", self.grid_points, 2)
-        require_int_at_least("grid_functions", self.grid_functions, 1)
-        require_int_at_least("ascent_steps", self.ascent_steps, 1)
-        require_in_interval("ascent_rate", self.ascent_rate, 0.0, 1.0, closed=False)
-        require_int_at_least("plain_steps", self.plain_steps, 10)
-        require_int_at_least("s6_samples", self.s6_samples, 1)
-        require_int_at_least("s6_arms", self.s6_arms, 2)
-        require_int_at_least("bandits", self.bandits, 1)
-        require_int_at_least("arms", self.arms, 2)
-        require_positive("noise_std", self.noise_std)
-        require_int_at_least("bandit_steps", self.bandit_steps, 1)
-        require_int_at_least("samples_per_step", self.samples_per_step, 2)
-        require_positive("lr_policy", self.lr_policy)
-        require_positive("lr_value", self.lr_value)
-        require_in_interval("policy_power", self.policy_power, 0.5, 1.0, closed=True)
-        require_positive("decay_steps", self.decay_steps)
-        require_int_at_least("log_points", self.log_points, 2)
-        require_int_at_least("cpu_threads", self.cpu_threads, 0)
+    def check(self) -> None:
+        if not self.fd_eps_min < self.fd_eps_max:
+            raise ConfigError(f"need fd_eps_min < fd_eps_max, got {self.fd_eps_min}, {self.fd_eps_max}")
+        # the batches live in memory at once (float64): refuse sizes that cannot fit before starting
+        sizes = {
+            "fd_test_functions × fd_grid_points × fd_eps_count": self.fd_test_functions * self.fd_grid_points
+            * self.fd_eps_count,
+            "len(grid_taus) × grid_functions × grid_points": len(self.grid_taus) * self.grid_functions * self.grid_points,
+            "len(bandit_taus) × bandits × arms × samples_per_step": len(self.bandit_taus) * self.bandits * self.arms
+            * self.samples_per_step,
+        }
+        for what, n in sizes.items():
+            if n > MAX_BATCH_VALUES:
+                raise ConfigError(f"{what} = {n:,} values in one batch exceeds the limit of {MAX_BATCH_VALUES:,}")
 
 
 QUICK = Ch01Config()
@@ -369,12 +352,19 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
         ("policy", train_policy_based, 5, dict(lr=config.lr_policy, decay_steps=config.decay_steps,
                                                  power=config.policy_power, averaging=True)),
         ("value", train_value_based, 6, dict(step_rule="sample_average")),
-        ("value_rm", train_value_based, 6, dict(step_rule="robbins_monro", lr=config.lr_value,
+        ("value_rm", train_value_based, 7, dict(step_rule="robbins_monro", lr=config.lr_value,
                                                   decay_steps=config.decay_steps)),
     )
-    for name, train, stream, options in learners:
-        curve: list[list[float]] = []
-        bar = ctx.bar(total=config.bandit_steps, desc=f"C1.4 {name}-based")
+    generators = [ctx.generator(stream) for _, _, stream, _ in learners]
+    # the loop state: which learner runs, the finished learners' curves and the running learner's state
+    saved = ctx.restored() or {"learner": 0, "curves": {}, "curve": [], "state": None}
+    for index, ((name, train, _, options), gen) in enumerate(zip(learners, generators)):
+        if index < saved["learner"]:
+            continue
+        resumed = index == saved["learner"] and saved["state"] is not None
+        curve: list[list[float]] = list(saved["curve"]) if resumed else []
+        done_steps = int(saved["state"]["k"]) if resumed else 0
+        bar = ctx.bar(total=config.bandit_steps, desc=f"C1.4 {name}-based", initial=done_steps)
 
         def record(k: int, pi: torch.Tensor) -> None:
             if k in log_set:
@@ -382,9 +372,16 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
             if k > 0:
                 bar.update(1)
 
-        train(bandits, tau, steps=config.bandit_steps, samples=config.samples_per_step,
-              generator=ctx.generator(stream), record=record, **options)
+        def on_step(k: int, state: dict, index: int = index) -> None:
+            if k < config.bandit_steps and ctx.checkpoint_due():
+                ctx.checkpoint({"learner": index, "curves": saved["curves"], "curve": curve, "state": state})
+
+        train(bandits, tau, steps=config.bandit_steps, samples=config.samples_per_step, generator=gen,
+              record=record, state=saved["state"] if resumed else None, on_step=on_step, **options)
         bar.close()
+        saved = {"learner": index + 1, "curves": {**saved["curves"], name: curve}, "curve": [], "state": None}
+    for name, *_ in learners:
+        curve = saved["curves"][name]
         out[f"c14_kl_{name}"] = curve  # [logged step][tau]: mean over bandits
         c = torch.tensor(curve, dtype=DTYPE)
         k = torch.tensor(log_steps, dtype=DTYPE)
@@ -400,22 +397,20 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
     return out
 
 
+STAGES = (
+    ("C1.1", finite_difference_check),
+    ("C1.2", gradient_ascent_check),
+    ("C1.3", s6_check),
+    ("C1.4", bandit_check),
+)
+"""The experiment's resumable stages, one per claim."""
+
+
 def run(config: Ch01Config, ctx: RunContext) -> dict:
     """All four claims; returns the numbers and curves the chapter plots and the tests assert."""
-    # A checkpoint after each claim lets an interrupted (full) run resume where it stopped.
-    state = ctx.load_checkpoint() or {}
-    if state.get("config") != dataclasses.asdict(config):
-        state = {}
-    results: dict = dict(state.get("results", {}))
-    done: list[str] = list(state.get("done", []))
-    parts = (("C1.1", finite_difference_check), ("C1.2", gradient_ascent_check), ("C1.3", s6_check),
-             ("C1.4", bandit_check))
-    for claim, part in parts:
-        if claim in done:
-            continue
-        results.update(part(config, ctx))
-        done.append(claim)
-        ctx.save_checkpoint({"config": dataclasses.asdict(config), "results": results, "done": done})
+    results: dict = {}
+    for name, part in STAGES:
+        results.update(ctx.stage(name, lambda part=part: part(config, ctx)))
     return results
 
 
@@ -427,5 +422,7 @@ EXPERIMENT = register(
         config_type=Ch01Config,
         presets={"quick": QUICK, "full": FULL},
         run=run,
+        smoke={"fd_test_functions": "4", "fd_grid_points": "64", "grid_points": "256", "ascent_steps": "30",
+               "s6_samples": "2000", "bandits": "8", "bandit_steps": "2000", "plain_steps": "20"},
     )
 )

@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from maxentrl.boltzmann import entropy
-from maxentrl.errors import ConfigError, require_in_interval, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError
+from maxentrl.experiments.config import ExperimentConfig, bounded
 from maxentrl.experiments.harness import Experiment, RunContext, register
 from maxentrl.importance import (
     boltzmann_rejection_sample,
@@ -53,137 +54,97 @@ DTYPE = torch.float64
 
 
 @dataclass(frozen=True)
-class Ch02Config:
+class Ch02Config(ExperimentConfig):
     """Configuration of chapter 2's experiment (all computations in float64)."""
 
-    n_states: int = 6
+    n_states: int = bounded(6, 2, 64)
     """S, the number of states of the random MDPs (C2.1-C2.4)."""
 
-    n_actions: int = 4
+    n_actions: int = bounded(4, 2, 64)
     """|A|, the number of actions of the random MDPs."""
 
-    concentration: float = 0.5
+    concentration: float = bounded(0.5, 1e-3, 1e3)
     """Dirichlet concentration of the random transition rows (small: nearly deterministic)."""
 
-    chunk_size: int = 10_000
+    chunk_size: int = bounded(10_000, 1, 1_000_000)
     """MDPs processed at once in C2.1 and C2.3 (bounds memory for the big batches)."""
 
-    contraction_triples: int = 10_000
+    contraction_triples: int = bounded(10_000, 1, 10**8)
     """C2.1: number of random (MDP, Q₁, Q₂) triples."""
 
-    gamma_range: tuple[float, float] = (0.5, 0.99)
+    gamma_range: tuple[float, float] = bounded((0.5, 0.99), 0.0, 1.0, open_low=True, open_high=True, ordered=True)
     """C2.1: each MDP's discount is drawn uniformly from this range."""
 
-    tau_range: tuple[float, float] = (1e-3, 1e3)
+    tau_range: tuple[float, float] = bounded((1e-3, 1e3), 1e-6, 1e6, ordered=True)
     """C2.1: each MDP's temperature τ is drawn log-uniformly from this range."""
 
-    iteration_mdps: int = 16
+    iteration_mdps: int = bounded(16, 1, 100_000)
     """C2.1: MDPs on which soft Q-iteration's error is followed."""
 
-    iteration_steps: int = 300
+    iteration_steps: int = bounded(300, 1, 100_000)
     """C2.1: backups followed; γ = 0.9 there (0.9^300 ≈ 2e-14: down to the float64 floor)."""
 
-    mc_mdps: int = 4
+    mc_mdps: int = bounded(4, 1, 10_000)
     """C2.2: MDPs whose V*(s₀) is checked by rollouts."""
 
-    mc_tau: float = 0.5
+    mc_tau: float = bounded(0.5, 1e-3, 1e3)
     """C2.2: temperature."""
 
-    mc_gamma: float = 0.8
-    """C2.2: discount."""
+    mc_gamma: float = bounded(0.8, 0.0, 0.99)
+    """C2.2: discount (at most 0.99, so that the rollout horizon stays finite)."""
 
-    mc_episodes: int = 4_000
+    mc_episodes: int = bounded(4_000, 2, 10**7)
     """C2.2: rollouts per MDP."""
 
-    improvement_mdps: int = 1_000
+    improvement_mdps: int = bounded(1_000, 1, 10**8)
     """C2.3: MDPs on which soft policy iteration is run."""
 
-    improvement_iterations: int = 40
+    improvement_iterations: int = bounded(40, 1, 10_000)
     """C2.3: the most improvement steps per MDP."""
 
-    improvement_gamma_range: tuple[float, float] = (0.5, 0.95)
+    improvement_gamma_range: tuple[float, float] = bounded((0.5, 0.95), 0.0, 1.0, open_low=True, open_high=True,
+                                                           ordered=True)
     """C2.3: each MDP's discount is drawn uniformly from this range."""
 
-    improvement_tau_range: tuple[float, float] = (1e-2, 1e1)
+    improvement_tau_range: tuple[float, float] = bounded((1e-2, 1e1), 1e-6, 1e6, ordered=True)
     """C2.3: each MDP's temperature τ is drawn log-uniformly from this range."""
 
-    gap_mdps: int = 64
+    gap_mdps: int = bounded(64, 1, 1_000_000)
     """C2.4: MDPs on which V*_τ − V*_0 is computed."""
 
-    gap_taus: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+    gap_taus: tuple[float, ...] = bounded((1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0), 1e-4, 1e3, max_len=100)
     """C2.4: temperatures."""
 
-    gap_gamma: float = 0.9
+    gap_gamma: float = bounded(0.9, 0.0, 0.99, open_low=True)
     """C2.4: discount."""
 
-    grid_size: int = 5
+    grid_size: int = bounded(5, 2, 50)
     """C2.5: side of the square gridworld."""
 
-    grid_gamma: float = 0.95
+    grid_gamma: float = bounded(0.95, 0.0, 1.0, open_low=True, open_high=True)
     """C2.5: discount of the gridworld."""
 
-    grid_taus: tuple[float, ...] = (0.05, 0.3, 1.0, 3.0)
+    grid_taus: tuple[float, ...] = bounded((0.05, 0.3, 1.0, 3.0), 1e-3, 1e3, max_len=20)
     """C2.5: temperatures whose visitation maps are drawn."""
 
-    grid_horizon: int = 300
+    grid_horizon: int = bounded(300, 1, 100_000)
     """C2.5: steps over which expected visits are summed."""
 
-    grid_visit_threshold: float = 1e-3
+    grid_visit_threshold: float = bounded(1e-3, 0.0, 1.0, open_low=True, open_high=True)
     """C2.5: a cell counts as visited when its expected number of visits is at least this."""
 
-    is_tau: float = 0.5
+    is_tau: float = bounded(0.5, 1e-2, 1e2)
     """C2.6: temperature of the one-dimensional soft value."""
 
-    is_samples: tuple[int, ...] = (1, 4, 16, 64, 256, 1024)
+    is_samples: tuple[int, ...] = bounded((1, 4, 16, 64, 256, 1024), 1, 100_000, max_len=30, ordered=True)
     """C2.6: numbers K of action samples per estimate."""
 
-    is_repeats: int = 2_000
+    is_repeats: int = bounded(2_000, 2, 10**6)
     """C2.6: independent estimates per (proposal, K)."""
 
-    def __post_init__(self) -> None:
-        require_int_at_least("n_states", self.n_states, 2)
-        require_int_at_least("n_actions", self.n_actions, 2)
-        require_positive("concentration", self.concentration)
-        require_int_at_least("chunk_size", self.chunk_size, 1)
-        require_int_at_least("contraction_triples", self.contraction_triples, 1)
-        for name in ("gamma_range", "improvement_gamma_range"):
-            low, high = getattr(self, name)
-            if not (0 < low <= high < 1):
-                raise ConfigError(f"{name} must satisfy 0 < low <= high < 1, got {getattr(self, name)!r}")
-        for name in ("tau_range", "improvement_tau_range"):
-            value = getattr(self, name)
-            for tau in value:
-                require_positive(name, tau)
-            if len(value) != 2 or not value[0] <= value[1]:
-                raise ConfigError(f"{name} must be (low, high) with 0 < low <= high, got {value!r}")
-        require_int_at_least("iteration_mdps", self.iteration_mdps, 1)
-        require_int_at_least("iteration_steps", self.iteration_steps, 1)
-        require_int_at_least("mc_mdps", self.mc_mdps, 1)
-        require_positive("mc_tau", self.mc_tau)
-        require_in_interval("mc_gamma", self.mc_gamma, 0.0, 1.0)
-        require_int_at_least("mc_episodes", self.mc_episodes, 2)
-        require_int_at_least("improvement_mdps", self.improvement_mdps, 1)
-        require_int_at_least("improvement_iterations", self.improvement_iterations, 1)
-        require_int_at_least("gap_mdps", self.gap_mdps, 1)
-        if not self.gap_taus:
-            raise ConfigError("gap_taus must not be empty")
-        for tau in self.gap_taus:
-            require_positive("gap_taus", tau)
-        require_in_interval("gap_gamma", self.gap_gamma, 0.0, 1.0)
-        require_int_at_least("grid_size", self.grid_size, 2)
-        require_in_interval("grid_gamma", self.grid_gamma, 0.0, 1.0)
-        if not self.grid_taus:
-            raise ConfigError("grid_taus must not be empty")
-        for tau in self.grid_taus:
-            require_positive("grid_taus", tau)
-        require_int_at_least("grid_horizon", self.grid_horizon, 1)
-        require_in_interval("grid_visit_threshold", self.grid_visit_threshold, 0.0, 1.0)
-        require_positive("is_tau", self.is_tau)
-        if not self.is_samples:
-            raise ConfigError("is_samples must not be empty")
-        for k in self.is_samples:
-            require_int_at_least("is_samples", k, 1)
-        require_int_at_least("is_repeats", self.is_repeats, 2)
+    def check(self) -> None:
+        if self.is_repeats * max(self.is_samples) > 10**9:
+            raise ConfigError("is_repeats × the largest is_samples must stay below 1e9 action samples")
 
 
 # -- C2.1 ---------------------------------------------------------------------
@@ -197,13 +158,13 @@ def _random_taus(n: int, tau_range: tuple[float, float], generator: torch.Genera
 def _contraction(config: Ch02Config, ctx: RunContext) -> dict:
     """Largest ‖TQ₁ − TQ₂‖∞ / ‖Q₁ − Q₂‖∞ − γ over random triples (three kinds of pairs)."""
     gen = ctx.generator(1)
-    max_excess, max_ratio_over_gamma = -math.inf, -math.inf
-    max_direct_excess, max_excess_ulps = -math.inf, -math.inf
-    sample_ratio: list[float] = []
-    sample_gamma: list[float] = []
-    done = 0
-    bar = ctx.bar(total=config.contraction_triples, desc="C2.1 contraction")
-    while done < config.contraction_triples:
+    st = ctx.restored() or {
+        "done": 0, "max_excess": -math.inf, "max_ratio_over_gamma": -math.inf, "max_direct_excess": -math.inf,
+        "max_excess_ulps": -math.inf, "sample_ratio": [], "sample_gamma": [],
+    }
+    bar = ctx.bar(total=config.contraction_triples, desc="C2.1 contraction", initial=st["done"])
+    while st["done"] < config.contraction_triples:
+        done = st["done"]
         b = min(config.chunk_size, config.contraction_triples - done)
         mdp = random_mdp(b, config.n_states, config.n_actions, generator=gen, concentration=config.concentration,
                          gamma=config.gamma_range, dtype=DTYPE)
@@ -222,27 +183,29 @@ def _contraction(config: Ch02Config, ctx: RunContext) -> dict:
         TQ1, TQ2 = soft_bellman_backup(Q1, mdp, tau), soft_bellman_backup(Q2, mdp, tau)
         direct = (TQ1 - TQ2).abs().amax(dim=(1, 2)) / den
         ulp = torch.finfo(DTYPE).eps * torch.maximum(TQ1.abs().amax(dim=(1, 2)), TQ2.abs().amax(dim=(1, 2)))
-        max_direct_excess = max(max_direct_excess, float((direct - g).max()))
-        max_excess_ulps = max(max_excess_ulps, float(((direct - g) * den / ulp).max()))
+        st["max_direct_excess"] = max(st["max_direct_excess"], float((direct - g).max()))
+        st["max_excess_ulps"] = max(st["max_excess_ulps"], float(((direct - g) * den / ulp).max()))
         # (b) the same difference without cancellation: TQ₁ − TQ₂ = γ P (V(Q₁) − V(Q₂))
         dV = soft_value_difference(Q1, Q2, tau)
         ratio = (g.view(-1, 1, 1) * expected_next_value(mdp, dV)).abs().amax(dim=(1, 2)) / den
-        max_excess = max(max_excess, float((ratio - g).max()))
-        max_ratio_over_gamma = max(max_ratio_over_gamma, float((ratio / g).max()))
-        if len(sample_ratio) < 3000:
-            sample_ratio += ratio[:1000].tolist()
-            sample_gamma += g[:1000].tolist()
-        done += b
+        st["max_excess"] = max(st["max_excess"], float((ratio - g).max()))
+        st["max_ratio_over_gamma"] = max(st["max_ratio_over_gamma"], float((ratio / g).max()))
+        if len(st["sample_ratio"]) < 3000:
+            st["sample_ratio"] += ratio[:1000].tolist()
+            st["sample_gamma"] += g[:1000].tolist()
+        st["done"] = done + b
         bar.update(b)
+        if ctx.checkpoint_due():
+            ctx.checkpoint(st)
     bar.close()
     return {
-        "c21_triples": done,
-        "c21_max_excess": max_excess,
-        "c21_max_ratio_over_gamma": max_ratio_over_gamma,
-        "c21_max_direct_excess": max_direct_excess,
-        "c21_max_direct_excess_ulps": max_excess_ulps,
-        "c21_sample_ratio": sample_ratio,
-        "c21_sample_gamma": sample_gamma,
+        "c21_triples": st["done"],
+        "c21_max_excess": st["max_excess"],
+        "c21_max_ratio_over_gamma": st["max_ratio_over_gamma"],
+        "c21_max_direct_excess": st["max_direct_excess"],
+        "c21_max_direct_excess_ulps": st["max_excess_ulps"],
+        "c21_sample_ratio": st["sample_ratio"],
+        "c21_sample_gamma": st["sample_gamma"],
     }
 
 
@@ -308,13 +271,11 @@ def _monte_carlo(config: Ch02Config, ctx: RunContext) -> dict:
 # -- C2.3 ---------------------------------------------------------------------
 def _improvement(config: Ch02Config, ctx: RunContext) -> dict:
     gen = ctx.generator(4)
-    min_diff, min_rel = math.inf, math.inf
-    worst_final = 0.0
-    iterations: list[int] = []
-    gap_curve: list[float] | None = None
-    done = 0
-    bar = ctx.bar(total=config.improvement_mdps, desc="C2.3 policy iteration")
-    while done < config.improvement_mdps:
+    st = ctx.restored() or {"done": 0, "min_diff": math.inf, "min_rel": math.inf, "worst_final": 0.0,
+                            "iterations": [], "gap_curve": None}
+    bar = ctx.bar(total=config.improvement_mdps, desc="C2.3 policy iteration", initial=st["done"])
+    while st["done"] < config.improvement_mdps:
+        done = st["done"]
         b = min(config.chunk_size, config.improvement_mdps - done)
         mdp = random_mdp(b, config.n_states, config.n_actions, generator=gen, concentration=config.concentration,
                          gamma=config.improvement_gamma_range, dtype=DTYPE)
@@ -323,29 +284,31 @@ def _improvement(config: Ch02Config, ctx: RunContext) -> dict:
         e = -torch.log(torch.rand((b, config.n_states, config.n_actions), generator=gen, dtype=DTYPE, device=gen.device))
         pi0 = e / e.sum(-1, keepdim=True)
         _, Q, history = soft_policy_iteration(mdp, tau, pi0=pi0, max_iter=config.improvement_iterations, tol=1e-10)
-        min_diff = min(min_diff, min(history["min_improvement"]))
+        st["min_diff"] = min(st["min_diff"], min(history["min_improvement"]))
         for Q_prev, Q_next in zip(history["Q"][:-1], history["Q"][1:]):
             rel = (Q_next - Q_prev) / Q_prev.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1.0)
-            min_rel = min(min_rel, float(rel.min()))
-        iterations.append(history["iterations"])
+            st["min_rel"] = min(st["min_rel"], float(rel.min()))
+        st["iterations"].append(history["iterations"])
         # distance of the last iterate to Q*: ‖Q − Q*‖∞ ≤ ‖TQ − Q‖∞ / (1 − γ) for a γ-contraction
         g = mdp.gamma_tensor()
         scale = Q.abs().amax(dim=(1, 2)).clamp_min(1.0)
         residual = (soft_bellman_backup(Q, mdp, tau) - Q).abs().amax(dim=(1, 2))
-        worst_final = max(worst_final, float((residual / (1 - g) / scale).max()))
-        if gap_curve is None:  # the first chunk's median relative distance to the last iterate, for the figure
+        st["worst_final"] = max(st["worst_final"], float((residual / (1 - g) / scale).max()))
+        if st["gap_curve"] is None:  # the first chunk's median relative distance to the last iterate, for the figure
             gaps = torch.stack([((Qi - Q).abs().amax(dim=(1, 2)) / scale) for Qi in history["Q"]])
-            gap_curve = gaps.median(dim=1).values.tolist()
-        done += b
+            st["gap_curve"] = gaps.median(dim=1).values.tolist()
+        st["done"] = done + b
         bar.update(b)
+        if ctx.checkpoint_due():
+            ctx.checkpoint(st)
     bar.close()
     return {
-        "c23_mdps": done,
-        "c23_min_improvement": min_diff,
-        "c23_min_relative_improvement": min_rel,
-        "c23_max_iterations": max(iterations),
-        "c23_final_relative_gap": worst_final,
-        "c23_gap_curve": gap_curve,
+        "c23_mdps": st["done"],
+        "c23_min_improvement": st["min_diff"],
+        "c23_min_relative_improvement": st["min_rel"],
+        "c23_max_iterations": max(st["iterations"]),
+        "c23_final_relative_gap": st["worst_final"],
+        "c23_gap_curve": st["gap_curve"],
     }
 
 
@@ -470,11 +433,23 @@ def _importance(config: Ch02Config, ctx: RunContext) -> dict:
     }
 
 
+STAGES = (
+    ("C2.1 contraction", _contraction),
+    ("C2.1 iteration", _iteration_error),
+    ("C2.2", _monte_carlo),
+    ("C2.3", _improvement),
+    ("C2.4", _hard_limit),
+    ("C2.5", _gridworld),
+    ("C2.6", _importance),
+)
+"""The experiment's resumable stages, in order (C2.1 and C2.3 also checkpoint inside their loops)."""
+
+
 def run(config: Ch02Config, ctx: RunContext) -> dict:
     """All six claims; every random number comes from ``ctx.generator(stream)``."""
     results: dict = {}
-    for part in (_contraction, _iteration_error, _monte_carlo, _improvement, _hard_limit, _gridworld, _importance):
-        results.update(part(config, ctx))
+    for name, part in STAGES:
+        results.update(ctx.stage(name, lambda part=part: part(config, ctx)))
     return results
 
 
@@ -501,5 +476,7 @@ EXPERIMENT = register(
             ),
         },
         run=run,
+        smoke={"contraction_triples": "1500", "chunk_size": "300", "improvement_mdps": "300", "iteration_mdps": "4",
+               "mc_episodes": "200", "gap_mdps": "8", "is_samples": "1,4,16", "is_repeats": "50"},
     )
 )

@@ -19,14 +19,15 @@ on CUDA where present.
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from dataclasses import dataclass
 import time
 
 import numpy as np
 import torch
 
-from maxentrl.errors import ConfigError, require_in_interval, require_int_at_least, require_positive
+from maxentrl.errors import ConfigError
+from maxentrl.experiments.config import ExperimentConfig, bounded
 from maxentrl.experiments.harness import Experiment, RunContext, register
 from maxentrl.irl.baselines import action_model_log_policy, label_bias_example
 from maxentrl.irl.destination import destination_log_posterior_from_log_Z
@@ -57,113 +58,79 @@ from maxentrl.irl.roads import (
 __all__ = ["Ch06Config", "run", "random_graph"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Ch06Config:
+@dataclass(frozen=True)
+class Ch06Config(ExperimentConfig):
     """Configuration of chapter 6's experiment."""
 
-    enum_graphs: int = 6
+    enum_graphs: int = bounded(6, 2, 1000)
     """C6.1: number of random small graphs checked against enumeration (half acyclic, half cyclic)."""
-    enum_states: int = 8
+    enum_states: int = bounded(8, 3, 12)
     """C6.1: states per random graph."""
-    enum_horizon: int = 7
+    enum_horizon: int = bounded(7, 1, 12)
     """C6.1: maximum path length N (actions) enumerated on the cyclic graphs."""
-    grid_size: int = 7
+    grid_size: int = bounded(7, 3, 100)
     """C6.3: side of the square gridworld."""
-    grid_demos: int = 3000
+    grid_demos: int = bounded(3000, 10, 10**6)
     """C6.3: demonstrations sampled from the planted MaxEnt model."""
-    grid_theta: tuple[float, ...] = (-1.6, -2.2, -3.0, -4.0)
+    grid_theta: tuple[float, ...] = bounded((-1.6, -2.2, -3.0, -4.0), -100.0, 0.0, open_high=True, min_len=4, max_len=4)
     """C6.3: planted reward weights θ* of the four terrain types."""
-    road_trips: int = 500
+    road_trips: int = bounded(500, 10, 10**6)
     """C6.4: simulated trips on the Helsinki network (20% train, 80% test)."""
-    od_candidates: int = 1500
+    od_candidates: int = bounded(1500, 1, 10**6)
     """C6.4: random origin-destination pairs screened for competing routes (on each network)."""
-    od_probes: int = 10
+    od_probes: int = bounded(10, 2, 1000)
     """C6.4: simulated drivers per screened pair."""
-    od_min_split: float = 0.2
+    od_min_split: float = bounded(0.2, 0.0, 0.5)
     """C6.4: a pair is kept when between this share and one minus it of its probe drivers take
     a district route (more than half the distance on residential or unclassified streets)."""
-    city_rows: tuple[int, ...] = (2, 8)
+    city_rows: tuple[int, ...] = bounded((2, 8), 2, 50, max_len=10)
     """C6.4 mechanism check: rows of intersections of the synthetic grid city's district, one city
     per entry (2: two parallel streets, few routes to choose from; more rows: a grid district in
     which many routes of nearly equal cost branch at every block)."""
-    city_cols: int = 16
+    city_cols: int = bounded(16, 3, 100)
     """C6.4 mechanism check: columns of intersections of each synthetic city."""
-    city_exit_every: int = 6
+    city_exit_every: int = bounded(6, 1, 99)
     """C6.4 mechanism check: blocks between the express road's ramps (it branches only there)."""
-    city_trips: int = 500
+    city_trips: int = bounded(500, 10, 10**6)
     """C6.4 mechanism check: simulated trips per city (20% train, 80% test)."""
-    sigma_weights: float = 0.3
+    sigma_weights: float = bounded(0.3, 0.0, 10.0, open_low=True)
     """C6.4: per-trip log-normal noise of each driver's cost weights."""
-    sigma_segment: float = 0.4
+    sigma_segment: float = bounded(0.4, 0.0, 10.0, open_low=True)
     """C6.4: per-trip log-normal noise of each road segment's cost."""
-    horizon: int = 150
+    horizon: int = bounded(150, 10, 100_000)
     """Algorithm 1's horizon N on the road network (backups and forward steps)."""
-    maxent_iterations: int = 40
+    maxent_iterations: int = bounded(40, 1, 100_000)
     """Exponentiated-gradient iterations of MaxEnt IRL."""
-    maxent_step: float = 0.5
+    maxent_step: float = bounded(0.5, 0.0, 100.0, open_low=True)
     """Exponentiated-gradient step of MaxEnt IRL, relative to the largest mean feature count of the
     training routes (the step on the costs' logarithms is this times gradient / max_k f̃_k)."""
-    lbfgs_iterations: int = 100
+    lbfgs_iterations: int = bounded(100, 1, 100_000)
     """L-BFGS iterations that finish MaxEnt IRL's optimization after exponentiated gradient."""
-    action_iterations: int = 200
+    action_iterations: int = bounded(200, 1, 100_000)
     """Exponentiated-gradient iterations of the action-based model (enough for its training
     log-likelihood to level off, so that it is compared at its maximum-likelihood costs)."""
-    action_step: float = 0.5
+    action_step: float = bounded(0.5, 0.0, 100.0, open_low=True)
     """Its step size."""
-    margin_iterations: int = 25
+    margin_iterations: int = bounded(25, 1, 100_000)
     """Projected-subgradient iterations of maximum-margin planning."""
-    margin_step: float = 0.5
+    margin_step: float = bounded(0.5, 0.0, 100.0, open_low=True)
     """Its step size."""
-    dest_trips: int = 300
+    dest_trips: int = bounded(300, 10, 10**6)
     """C6.5: trips to one of five destinations (20% train for the prior, 80% test)."""
-    dest_prior: tuple[float, ...] = (0.35, 0.25, 0.2, 0.12, 0.08)
+    dest_prior: tuple[float, ...] = bounded((0.35, 0.25, 0.2, 0.12, 0.08), 0.0, 1.0, open_low=True, min_len=5, max_len=5)
     """C6.5: the true prior over the five destinations."""
-    fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    fractions: tuple[float, ...] = bounded((0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), 0.0, 1.0, open_high=True, max_len=100, ordered=True)
     """C6.5: fractions of each test route observed."""
 
-    cpu_threads: int = 1
+    cpu_threads: int = bounded(1, 0, 1024)
     """Torch threads on a CPU (0: torch's default; the harness applies it). The graphs here have
     hundreds of states, for which one thread is much faster than several competing ones."""
 
-    def __post_init__(self) -> None:
-        require_int_at_least("cpu_threads", self.cpu_threads, 0)
-        require_int_at_least("enum_graphs", self.enum_graphs, 2)
-        require_int_at_least("enum_states", self.enum_states, 3)
-        require_int_at_least("enum_horizon", self.enum_horizon, 1)
-        require_int_at_least("grid_size", self.grid_size, 3)
-        require_int_at_least("grid_demos", self.grid_demos, 10)
-        if len(self.grid_theta) != 4 or any(t >= 0 for t in self.grid_theta):
-            raise ConfigError("grid_theta must hold four negative rewards (costs) of the terrain types")
-        require_int_at_least("road_trips", self.road_trips, 10)
-        require_int_at_least("od_candidates", self.od_candidates, 1)
-        require_int_at_least("od_probes", self.od_probes, 2)
-        require_in_interval("od_min_split", self.od_min_split, 0.0, 0.5, closed=True)
-        if not self.city_rows:
-            raise ConfigError("city_rows must list at least one city")
-        for rows in self.city_rows:
-            require_int_at_least("city_rows", rows, 2)
-        require_int_at_least("city_cols", self.city_cols, 3)
-        require_int_at_least("city_trips", self.city_trips, 10)
-        require_int_at_least("city_exit_every", self.city_exit_every, 1)
+    def check(self) -> None:
+        if abs(sum(self.dest_prior) - 1.0) > 1e-9:
+            raise ConfigError(f"dest_prior must sum to 1, got {sum(self.dest_prior):g}")
         if self.city_exit_every > self.city_cols - 1:
             raise ConfigError(f"city_exit_every must be at most city_cols - 1 = {self.city_cols - 1}, got {self.city_exit_every}")
-        require_positive("sigma_weights", self.sigma_weights)
-        require_positive("sigma_segment", self.sigma_segment)
-        require_int_at_least("horizon", self.horizon, 10)
-        require_int_at_least("maxent_iterations", self.maxent_iterations, 1)
-        require_positive("maxent_step", self.maxent_step)
-        require_int_at_least("lbfgs_iterations", self.lbfgs_iterations, 1)
-        require_int_at_least("action_iterations", self.action_iterations, 1)
-        require_positive("action_step", self.action_step)
-        require_int_at_least("margin_iterations", self.margin_iterations, 1)
-        require_positive("margin_step", self.margin_step)
-        require_int_at_least("dest_trips", self.dest_trips, 10)
-        if len(self.dest_prior) != 5 or any(p <= 0 for p in self.dest_prior):
-            raise ConfigError("dest_prior must hold five positive numbers")
-        for f in self.fractions:
-            require_in_interval("fraction", f, 0.0, 1.0, closed=True)
-            if f >= 1.0:
-                raise ConfigError("fractions must be < 1 (a complete route reveals its destination)")
 
 
 def random_graph(num_states: int, *, acyclic: bool, generator: torch.Generator, num_features: int = 3) -> GraphMDP:
@@ -214,8 +181,9 @@ def _claim_enumeration(cfg: Ch06Config, ctx: RunContext) -> dict:
         from maxentrl.irl.enumerate import enumerate_paths
 
         rows.append({"graph": i, "acyclic": acyclic, "states": S, "actions": mdp.num_actions, "horizon": N,
-                     "paths": len(enumerate_paths(mdp, 0, S - 1, max_actions=N)), "max_abs_error": err,
-                     "time_enumeration_s": t_enum, "time_algorithm1_s": t_alg})
+                     "paths": len(enumerate_paths(mdp, 0, S - 1, max_actions=N)), "max_abs_error": err})
+        ctx.timings[f"C6.1 graph {i} enumeration"] = round(t_enum, 4)
+        ctx.timings[f"C6.1 graph {i} Algorithm 1"] = round(t_alg, 4)
     return {"enumeration": rows, "enumeration_max_error": max(r["max_abs_error"] for r in rows)}
 
 
@@ -276,12 +244,13 @@ def _claim_gridworld(cfg: Ch06Config, ctx: RunContext) -> dict:
     }
 
 
-def _compare(cfg: Ch06Config, net, trips) -> dict:
+def _compare(cfg: Ch06Config, ctx: RunContext, net, trips, label: str) -> dict:
     out = compare_route_models(net, trips, horizon=cfg.horizon, maxent_iterations=cfg.maxent_iterations,
                                maxent_step=cfg.maxent_step, lbfgs_iterations=cfg.lbfgs_iterations,
                                action_iterations=cfg.action_iterations, action_step=cfg.action_step,
                                margin_iterations=cfg.margin_iterations, margin_step=cfg.margin_step)
-    out.pop("timings")  # wall times are not results
+    for key, seconds in out.pop("timings").items():  # wall times go to provenance, not results
+        ctx.timings[f"{label} {key}"] = round(seconds, 3)
     return out
 
 
@@ -294,7 +263,7 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
                                min_split=cfg.od_min_split, sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
     trips = simulate_trips(net, num_trips=cfg.road_trips, generator=gen, od_pairs=pairs,
                            sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
-    r = _compare(cfg, net, trips)
+    r = _compare(cfg, ctx, net, trips, "C6.4 Helsinki")
     theta_me = r["theta_maxent"]
     phi = (mdp.state_features[mdp.src] + mdp.action_features).double()
     # Fig. 3: learned vs planted costs (MaxEnt costs are in nats; one scale factor maps them to seconds)
@@ -331,7 +300,7 @@ def _claim_mechanism(cfg: Ch06Config, ctx: RunContext) -> dict:
                                    sigma_segment=cfg.sigma_segment)
         trips = simulate_trips(net, num_trips=cfg.city_trips, generator=gen, od_pairs=pairs,
                                sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
-        r = _compare(cfg, net, trips)
+        r = _compare(cfg, ctx, net, trips, f"C6.4 city {n_rows} rows")
         stats = network_statistics(net)
         t = {row["model"]: row for row in r["table1"]}
         row = {"district_rows": n_rows, "states": stats["states"], "actions": stats["actions"],
@@ -385,20 +354,14 @@ def _claim_destinations(cfg: Ch06Config, ctx: RunContext, theta: torch.Tensor) -
 
 
 def run(config: Ch06Config, ctx: RunContext) -> dict:
-    """All of chapter 6's claims; the heavy part is the road network (C6.4–C6.5)."""
+    """All of chapter 6's claims, as resumable stages; the heavy part is the road network (C6.4–C6.5)."""
     out: dict = {}
-    t0 = time.perf_counter()
-    out.update(_claim_enumeration(config, ctx))
-    out.update(_claim_label_bias())
-    t1 = time.perf_counter()
-    out.update(_claim_gridworld(config, ctx))
-    t2 = time.perf_counter()
-    out.update(_claim_roads(config, ctx))
-    out.update(_claim_mechanism(config, ctx))
-    t3 = time.perf_counter()
-    out.update(_claim_destinations(config, ctx, out["theta_maxent"]))
-    t4 = time.perf_counter()
-    out["section_times_s"] = {"enumeration_label_bias": t1 - t0, "gridworld": t2 - t1, "roads": t3 - t2, "destinations": t4 - t3}
+    out.update(ctx.stage("C6.1", lambda: _claim_enumeration(config, ctx)))
+    out.update(ctx.stage("C6.2", _claim_label_bias))
+    out.update(ctx.stage("C6.3", lambda: _claim_gridworld(config, ctx)))
+    out.update(ctx.stage("C6.4", lambda: _claim_roads(config, ctx)))
+    out.update(ctx.stage("C6.4 mechanism", lambda: _claim_mechanism(config, ctx)))
+    out.update(ctx.stage("C6.5", lambda: _claim_destinations(config, ctx, out["theta_maxent"])))
     return out
 
 
@@ -415,5 +378,8 @@ register(
                                maxent_iterations=100, action_iterations=300, margin_iterations=60, dest_trips=1500),
         },
         run=run,
+        smoke={"enum_graphs": "2", "grid_demos": "200", "road_trips": "40", "maxent_iterations": "3",
+               "lbfgs_iterations": "3", "action_iterations": "5", "margin_iterations": "3", "dest_trips": "30",
+               "od_candidates": "200", "city_rows": "2", "city_cols": "8", "city_exit_every": "3", "city_trips": "40"},
     )
 )

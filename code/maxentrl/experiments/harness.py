@@ -1,30 +1,60 @@
 """The experiment harness every chapter uses.
 
-An experiment is a frozen config dataclass, a ``quick`` and a ``full`` preset
-of it, and a pure-ish function ``run(config, ctx) -> dict`` that computes the
-chapter's claims. The harness adds what every run needs and no chapter should
-write again: device choice, seeding, progress bars, checkpoints, provenance
-and atomic result files.
+An experiment is a frozen config dataclass (an :class:`~maxentrl.experiments.config.ExperimentConfig`),
+a ``quick`` and a ``full`` preset of it, and a function ``run(config, ctx) -> dict``
+that computes the chapter's claims. The harness adds what every run needs and
+no chapter should write again: device choice, seeding, progress bars,
+checkpoints that resume exactly, provenance and atomic result files.
+
+Resuming
+--------
+``run`` splits its work into named *stages* (``ctx.stage("C1.4", fn)``). A
+finished stage's result is kept in the run's checkpoint, so a resumed run
+skips it. Inside a long loop, a stage saves its loop state now and then::
+
+    def train(config, ctx):
+        g = ctx.generator(4)                       # seeded; its state is checkpointed for you
+        net, opt = make_net(), make_optimizer()    # build everything first ...
+        state = ctx.restored() or {"step": 0, "curve": []}   # ... then restore
+        if state["step"]:
+            net.load_state_dict(state["net"]); opt.load_state_dict(state["opt"])
+        for step in ctx.bar(range(state["step"], config.steps), total=config.steps, initial=state["step"]):
+            ...                                    # one step, drawing from g only
+            if ctx.checkpoint_due():
+                ctx.checkpoint({"step": step + 1, "curve": curve, "net": net.state_dict(), "opt": opt.state_dict()})
+        return {"curve": curve}
+
+The checkpoint holds the loop state plus, saved by the harness, the state of
+every generator from :meth:`RunContext.generator` and of the global torch,
+NumPy and Python generators; :meth:`RunContext.restored` puts them back. A run
+killed at any moment (SIGTERM, SIGKILL) and started again with the same
+command and output folder therefore ends with the same result files, byte for
+byte, as an uninterrupted run. ``time_limit`` (``--time-limit``) and SIGTERM
+make a run save a checkpoint at its next opportunity and stop with
+:class:`RunSuspended`; the command line then exits with status 75.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as _dt
 import io
 import json
 import os
+import random
+import threading
 import time
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from maxentrl.device import resolve_device
 from maxentrl.errors import ConfigError
+from maxentrl.experiments.config import parse_field
 from maxentrl.provenance import (
     atomic_torch_save,
     atomic_write_json,
@@ -39,6 +69,7 @@ __all__ = [
     "Experiment",
     "RunContext",
     "RunResult",
+    "RunSuspended",
     "REGISTRY",
     "register",
     "get_experiment",
@@ -46,12 +77,56 @@ __all__ = [
     "load_result",
     "committed_result",
     "apply_overrides",
+    "request_stop",
+    "result_stem",
 ]
 
 PRESETS = ("quick", "full")
+SEED_LIMIT = 2**32
+"""Seeds are integers in ``[0, SEED_LIMIT)``."""
+CHECKPOINT_FORMAT = 1
+DEFAULT_CHECKPOINT_EVERY = 60.0
+"""Seconds between loop checkpoints unless ``checkpoint_every`` (or ``MAXENTRL_CHECKPOINT_EVERY``) says otherwise."""
+
+_STOP = threading.Event()
 
 
-@dataclasses.dataclass(frozen=True)
+def request_stop() -> None:
+    """Ask every running experiment to checkpoint at its next opportunity and stop (a SIGTERM handler calls this)."""
+    _STOP.set()
+
+
+class RunSuspended(Exception):
+    """The run stopped early (time limit or a stop request) after saving a checkpoint; run it again to continue."""
+
+
+def _progress_bar_class(enabled: bool) -> type:
+    """tqdm's notebook bar where it can draw (ipywidgets present), the plain one elsewhere or when disabled."""
+    from tqdm.std import tqdm as plain
+
+    if not enabled:
+        return plain
+    try:
+        import ipywidgets  # noqa: F401
+
+        from tqdm.auto import tqdm as auto
+    except ImportError:
+        return plain
+    return auto
+
+
+def _rng_snapshot(generators: Mapping[int, torch.Generator]) -> dict[str, Any]:
+    """States of the run's generators and of the global torch, CUDA, NumPy and Python generators."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    return {
+        "generators": {k: g.get_state() for k, g in generators.items()},
+        "torch": torch.get_rng_state(),
+        "cuda": cuda,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
 class RunContext:
     """What a running experiment may use besides its config.
 
@@ -59,38 +134,186 @@ class RunContext:
         device: where tensors live (``auto`` already resolved).
         seed: the run's seed; derive every generator from it with :meth:`generator`.
         progress: whether to draw progress bars.
-        checkpoint_path: file for :meth:`save_checkpoint`; ``None`` disables checkpoints.
+        timings: seconds spent per stage (filled by the harness; experiments may
+            add entries). They go to the provenance file, never to the results.
     """
 
-    device: torch.device
-    seed: int
-    progress: bool = True
-    checkpoint_path: Path | None = None
+    def __init__(
+        self,
+        *,
+        device: torch.device,
+        seed: int,
+        progress: bool = True,
+        checkpoint_path: Path | None = None,
+        checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+        deadline: float | None = None,
+        header: Mapping[str, Any] | None = None,
+        saved: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.device = device
+        self.seed = seed
+        self.progress = progress
+        self.timings: dict[str, float] = dict((saved or {}).get("timings", {}))
+        self._path = checkpoint_path
+        self._every = checkpoint_every
+        self._deadline = deadline
+        self._header = dict(header or {})
+        self._generators: dict[int, torch.Generator] = {}
+        self._done: dict[str, Any] = dict((saved or {}).get("done", {}))
+        self._done_rng: dict[str, Any] = dict((saved or {}).get("done_rng", {}))
+        self._current_saved: dict[str, Any] | None = (saved or {}).get("current")
+        self._segments: list[dict[str, Any]] = list((saved or {}).get("segments", []))
+        self._stage: str | None = None
+        self._first_opportunity = True
+        self._stage_started = 0.0
+        self._stage_elapsed_before = 0.0
+        self._seen: set[str] = set()
+        self._last_write = time.monotonic()
+        self._segment = {"started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                         "commit": self._header.get("commit", "unknown"), "wall_time_s": 0.0}
+        self._segment_start = time.perf_counter()
 
+    # -- randomness ---------------------------------------------------------
     def generator(self, stream: int = 0) -> torch.Generator:
-        """A ``torch.Generator`` on :attr:`device` seeded by ``(seed, stream)``.
+        """The run's ``torch.Generator`` for ``stream``, on :attr:`device`, seeded by ``(seed, stream)``.
 
         Separate streams keep independent parts of an experiment reproducible
         on their own (changing one part's sample count does not shift another's).
+        The same stream returns the same generator object; its state is
+        checkpointed and restored by the harness.
         """
-        g = torch.Generator(device=self.device)
-        g.manual_seed(self.seed * 1_000_003 + stream)
-        return g
+        if stream not in self._generators:
+            g = torch.Generator(device=self.device)
+            g.manual_seed(self.seed * 1_000_003 + stream)
+            self._generators[stream] = g
+        return self._generators[stream]
 
-    def bar(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "") -> tqdm:
-        """A tqdm progress bar, silent when :attr:`progress` is off."""
-        return tqdm(iterable, total=total, desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
+    def _restore_rng(self, snapshot: Mapping[str, Any]) -> None:
+        for stream, state in snapshot["generators"].items():
+            self.generator(int(stream)).set_state(state)
+        torch.set_rng_state(snapshot["torch"])
+        if snapshot["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(snapshot["cuda"])
+        np.random.set_state(snapshot["numpy"])
+        random.setstate(snapshot["python"])
 
-    def save_checkpoint(self, state: Mapping[str, Any]) -> None:
-        """Atomically save ``state`` (anything ``torch.save`` takes); no-op without a path."""
-        if self.checkpoint_path is not None:
-            atomic_torch_save(self.checkpoint_path, dict(state))
+    # -- progress -------------------------------------------------------------
+    def bar(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", initial: int = 0):
+        """A tqdm progress bar, silent when :attr:`progress` is off (``initial``: steps already done before a resume)."""
+        cls = _progress_bar_class(self.progress)
+        return cls(iterable, total=total, desc=desc, initial=initial, disable=not self.progress, leave=False,
+                   dynamic_ncols=True)
 
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """The last saved state of this run, or ``None`` to start afresh."""
-        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+    # -- stages and checkpoints ---------------------------------------------
+    @property
+    def checkpointing(self) -> bool:
+        """Whether this run keeps a checkpoint (it does when it writes its results to a folder)."""
+        return self._path is not None
+
+    def stage(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run one named stage of the experiment, or return its result if a resumed run finished it already.
+
+        While ``fn`` runs, :meth:`restored` and :meth:`checkpoint` refer to this
+        stage. Its result must be something ``torch.save`` takes (numbers,
+        lists, dicts, tensors). Stage names are unique within a run.
+        """
+        if self._stage is not None:
+            raise RuntimeError(f"stage {name!r} started inside stage {self._stage!r}")
+        if name in self._seen:
+            raise RuntimeError(f"stage {name!r} run twice")
+        self._seen.add(name)
+        if name in self._done:
+            self._restore_rng(self._done_rng[name])
+            return self._done[name]
+        self._stage = name
+        self._stage_elapsed_before = 0.0
+        if self._current_saved is not None and self._current_saved["stage"] == name:
+            self._stage_elapsed_before = self._current_saved.get("elapsed_s", 0.0)
+        self._stage_started = time.perf_counter()
+        self._first_opportunity = True
+        try:
+            result = fn()
+        finally:
+            self._stage = None
+        self.timings[f"stage {name}"] = round(self._stage_elapsed_before + time.perf_counter() - self._stage_started, 3)
+        self._done[name] = result
+        self._done_rng[name] = _rng_snapshot(self._generators)
+        self._current_saved = None
+        if self.checkpointing:
+            self._write(current=None)
+            self._stop_if_asked()
+        return result
+
+    def restored(self) -> Any | None:
+        """The loop state this stage saved before the run was interrupted, or ``None`` on a fresh start.
+
+        Call it after building everything the loop needs (networks, optimizers,
+        generators): it also puts back the generators' states saved with the
+        checkpoint, so the loop continues the same random streams.
+        """
+        if self._stage is None:
+            raise RuntimeError("restored() is called inside a stage")
+        saved = self._current_saved
+        if saved is None or saved["stage"] != self._stage:
             return None
-        return torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        self._restore_rng(saved["rng"])
+        self._current_saved = None
+        return saved["state"]
+
+    def checkpoint_due(self) -> bool:
+        """Whether the loop should call :meth:`checkpoint` now (interval elapsed, time limit reached or stop asked).
+
+        The first opportunity of a stage (after a start or a resume) is never
+        due, so that every command makes progress however short its time limit.
+        """
+        if self._path is None:
+            return False
+        if self._first_opportunity:
+            self._first_opportunity = False
+            return False
+        now = time.monotonic()
+        return now - self._last_write >= self._every or _STOP.is_set() or (self._deadline is not None and now >= self._deadline)
+
+    def checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Save this stage's loop ``state`` (plus every generator's state); stop the run if asked to.
+
+        ``state`` must hold everything the rest of the loop depends on: counters,
+        tensors, optimizer and network ``state_dict()``\\ s, replay buffers and the
+        partial results. Raises :class:`RunSuspended` after saving when the time
+        limit is reached or a stop was requested.
+        """
+        if self._stage is None:
+            raise RuntimeError("checkpoint() is called inside a stage")
+        if self._path is None:
+            return
+        elapsed = self._stage_elapsed_before + time.perf_counter() - self._stage_started
+        self._write(current={"stage": self._stage, "state": dict(state), "rng": _rng_snapshot(self._generators),
+                             "elapsed_s": elapsed})
+        self._stop_if_asked()
+
+    def _stop_if_asked(self) -> None:
+        if _STOP.is_set():
+            raise RunSuspended("stopped on request")
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise RunSuspended("time limit reached")
+
+    def segments(self) -> list[dict[str, Any]]:
+        """The run's segments (one per command that worked on it), this one last, with their wall times."""
+        segment = dict(self._segment, wall_time_s=round(time.perf_counter() - self._segment_start, 3))
+        return [*self._segments, segment]
+
+    def _write(self, *, current: dict[str, Any] | None) -> None:
+        assert self._path is not None
+        payload = {
+            **self._header,
+            "done": self._done,
+            "done_rng": self._done_rng,
+            "current": current,
+            "segments": self.segments(),
+            "timings": self.timings,
+        }
+        atomic_torch_save(self._path, payload)
+        self._last_write = time.monotonic()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +327,9 @@ class Experiment:
         config_type: the frozen config dataclass.
         presets: ``{"quick": config, "full": config}``.
         run: ``run(config, ctx) -> dict``; the dict holds JSON-able values or tensors.
+        smoke: ``--set`` overrides (field → text) that shrink the quick preset to a
+            run of a few seconds that still passes through every stage and every
+            checkpointed loop; the resume tests kill and restart such runs.
     """
 
     name: str
@@ -112,6 +338,7 @@ class Experiment:
     config_type: type
     presets: Mapping[str, Any]
     run: Callable[[Any, RunContext], dict]
+    smoke: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = [p for p in PRESETS if p not in self.presets]
@@ -141,39 +368,27 @@ def get_experiment(name: str) -> Experiment:
     return REGISTRY[name]
 
 
-def _coerce(field: dataclasses.Field, hint: Any, text: str) -> Any:
-    """Parse the command-line string ``text`` as the type of a config field."""
-    origin = typing.get_origin(hint)
-    try:
-        if hint is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        if hint in (int, float, str):
-            return hint(text)
-        if origin is tuple:
-            args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-            item = args[0] if args else str
-            return tuple(item(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise ConfigError(f"cannot read {text!r} as {getattr(hint, '__name__', hint)} for field {field.name!r}") from None
-    raise ConfigError(f"field {field.name!r} cannot be set from the command line")
-
-
 def apply_overrides(config: Any, overrides: Mapping[str, Any]) -> Any:
-    """``dataclasses.replace`` with checks; string values are parsed to the field's type."""
+    """``dataclasses.replace`` with checks; string values are parsed to the field's type.
+
+    The new config is validated as a whole (every field, then the relations
+    between fields), so a bad value is a one-line :class:`ConfigError`.
+    """
     if not overrides:
         return config
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    hints = typing.get_type_hints(type(config))
     changes = {}
     for key, value in overrides.items():
-        if key not in fields:
-            raise ConfigError(f"{type(config).__name__} has no field {key!r} (fields: {', '.join(fields)})")
-        changes[key] = _coerce(fields[key], hints[key], value) if isinstance(value, str) else value
-    return dataclasses.replace(config, **changes)
+        parsed = parse_field(type(config), key, value) if isinstance(value, str) else value
+        changes[key] = parsed
+    try:
+        return dataclasses.replace(config, **changes)
+    except TypeError as err:  # a value of the wrong kind that slipped past parsing
+        raise ConfigError(str(err).splitlines()[0]) from None
+
+
+def result_stem(name: str, preset: str, seed: int) -> str:
+    """The common stem of a run's files: ``<name>_<preset>_seed<seed>``."""
+    return f"{name}_{preset}_seed{seed}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,24 +404,34 @@ class RunResult:
     def __getitem__(self, key: str) -> Any:
         return self.results[key]
 
+    seed: int = 0
+
     def to_dict(self) -> dict[str, Any]:
+        """The result file's content: what was run and what came out (no timings, dates or machine names)."""
         return {
             "experiment": self.name,
             "preset": self.preset,
+            "seed": self.seed,
             "config": self.config,
             "results": self.results,
-            "provenance": self.provenance,
         }
 
     def save(self, out_dir: Path) -> Path:
-        """Write ``<name>_<preset>_seed<seed>.json`` (and a CSV per table) atomically into ``out_dir``."""
+        """Write the run's files atomically into ``out_dir`` and return the result file's path.
+
+        ``<stem>.json`` holds config and results only, so two runs with the same
+        seed on the same device give byte-identical files; a CSV per table
+        (``<stem>_<key>.csv``) likewise; ``<stem>.provenance.json`` holds where
+        and when it ran. The result file is written last.
+        """
         out_dir = Path(out_dir)
-        stem = f"{self.name}_{self.preset}_seed{self.provenance['seed']}"
-        path = out_dir / f"{stem}.json"
-        atomic_write_json(path, self.to_dict())
+        stem = result_stem(self.name, self.preset, self.seed)
         for key, rows in self.results.items():
             if _is_table(rows):
                 atomic_write_text(out_dir / f"{stem}_{key}.csv", _table_to_csv(rows))
+        atomic_write_json(out_dir / f"{stem}.provenance.json", self.provenance)
+        path = out_dir / f"{stem}.json"
+        atomic_write_json(path, self.to_dict())
         return path
 
 
@@ -228,6 +453,61 @@ def _table_to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"seed must be an integer in [0, {SEED_LIMIT - 1}], got {seed!r}")
+    return seed
+
+
+def _prepare_out(out: Path) -> None:
+    """Make sure results can be written into ``out`` (created if missing) before any compute."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the output folder {out}: {err.strerror or err}") from None
+    try:
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"cannot write into the output folder {out}: {err.strerror or err}") from None
+
+
+def _remove_stale_temporaries(out: Path, stem: str) -> None:
+    """Delete temporary files a killed run of ``stem`` may have left behind (atomic writes in flight)."""
+    for leftover in out.glob(f".{stem}*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def _clean_commit(commit: str) -> bool:
+    return commit not in ("", "unknown") and not commit.endswith("+dirty")
+
+
+def _load_checkpoint(path: Path, header: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Read and vet a checkpoint: it must belong to this very run (experiment, preset, seed, config, device)."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # a truncated or foreign file: say so in one line
+        raise ConfigError(f"cannot read the checkpoint {path} ({type(err).__name__}); remove it or run with --fresh") from None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"{path} is not a checkpoint of this version of the harness; remove it or run with --fresh")
+    for key in ("experiment", "preset", "seed", "device_type"):
+        if saved.get(key) != header[key]:
+            raise ConfigError(f"the checkpoint {path} belongs to another run ({key} {saved.get(key)!r}, "
+                              f"not {header[key]!r}); use another --out or --fresh")
+    if saved.get("config") != header["config"]:
+        differ = sorted(k for k in header["config"] if saved.get("config", {}).get(k) != header["config"][k])
+        raise ConfigError(f"the checkpoint {path} was made with a different config (fields: {', '.join(differ)}); "
+                          "resume with the same settings or use --fresh")
+    old = saved.get("commit", "unknown")
+    if _clean_commit(old) and _clean_commit(header["commit"]) and old != header["commit"]:
+        raise ConfigError(f"the checkpoint {path} was written by commit {old[:12]}, this checkout is "
+                          f"{header['commit'][:12]}: resume with the same code, or use --fresh")
+    return saved
+
+
 def run_experiment(
     name: str,
     *,
@@ -238,8 +518,14 @@ def run_experiment(
     progress: bool | None = None,
     overrides: Mapping[str, Any] | None = None,
     resume: bool = True,
+    checkpoint_every: float | None = None,
+    time_limit: float | None = None,
 ) -> RunResult:
     """Run experiment ``name`` with a preset, optionally overriding config fields.
+
+    Every input is checked before any compute starts: the experiment and
+    preset names, the seed, each overridden field, the device, the output
+    folder and, when resuming, the checkpoint's fit to this run.
 
     A config with a ``cpu_threads`` field > 0 runs on that many torch threads
     when on the CPU (small tensors run faster on one thread than on several
@@ -248,46 +534,82 @@ def run_experiment(
     ``progress=None`` draws progress bars unless the environment variable
     ``MAXENTRL_PROGRESS`` is ``0`` (the book build and the tests set it).
 
-    With ``out`` the result is written atomically to ``out`` and the run keeps
-    a checkpoint there (``<stem>.ckpt``) that a re-run resumes from (unless
-    ``resume=False``); the checkpoint is removed once the result is written.
+    With ``out`` the result files are written atomically into that folder and
+    the run keeps a checkpoint there (``<stem>.ckpt``), saved after each stage
+    and every ``checkpoint_every`` seconds inside long loops (default
+    ``MAXENTRL_CHECKPOINT_EVERY`` or 60; 0 saves at every opportunity). A
+    re-run with the same arguments resumes from it (unless ``resume=False``);
+    it is removed once the results are written. ``time_limit`` (seconds, needs
+    ``out``) stops the run with :class:`RunSuspended` after a checkpoint once
+    that much time has passed.
     """
     experiment = get_experiment(name)
     if preset not in experiment.presets:
         raise ConfigError(f"unknown preset {preset!r} for {name} (choose from {', '.join(experiment.presets)})")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = _check_seed(seed)
     config = apply_overrides(experiment.presets[preset], overrides or {})
     dev = resolve_device(device)
-    checkpoint = None
-    if out is not None:
-        checkpoint = Path(out) / f"{name}_{preset}_seed{seed}.ckpt"
-        if not resume:
-            checkpoint.unlink(missing_ok=True)
+    if checkpoint_every is None:
+        env = os.environ.get("MAXENTRL_CHECKPOINT_EVERY", "")
+        try:
+            checkpoint_every = float(env) if env else DEFAULT_CHECKPOINT_EVERY
+        except ValueError:
+            raise ConfigError(f"MAXENTRL_CHECKPOINT_EVERY must be a number of seconds, got {env!r}") from None
+    if not (checkpoint_every >= 0 and checkpoint_every != float("inf")):
+        raise ConfigError(f"the checkpoint interval must be a finite number of seconds >= 0, got {checkpoint_every!r}")
+    if time_limit is not None:
+        if out is None:
+            raise ConfigError("a time limit needs an output folder (--out) to keep the checkpoint in")
+        if not (time_limit > 0 and time_limit != float("inf")):
+            raise ConfigError(f"the time limit must be a positive, finite number of seconds, got {time_limit!r}")
     if progress is None:
         progress = os.environ.get("MAXENTRL_PROGRESS", "1") != "0"
-    ctx = RunContext(device=dev, seed=seed, progress=progress, checkpoint_path=checkpoint)
-    commit = git_commit()  # the code that runs is the code checked out now, not at the end
+    stem = result_stem(name, preset, seed)
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "experiment": name,
+        "preset": preset,
+        "seed": seed,
+        "device_type": dev.type,
+        "config": to_jsonable(config),
+        "commit": git_commit(),  # the code that runs is the code checked out now, not at the end
+    }
+    checkpoint, saved = None, None
+    if out is not None:
+        out = Path(out)
+        _prepare_out(out)
+        _remove_stale_temporaries(out, stem)
+        checkpoint = out / f"{stem}.ckpt"
+        if not resume:
+            checkpoint.unlink(missing_ok=True)
+        elif checkpoint.exists():
+            saved = _load_checkpoint(checkpoint, header, dev)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    _STOP.clear()
     torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    ctx = RunContext(device=dev, seed=seed, progress=progress, checkpoint_path=checkpoint,
+                     checkpoint_every=checkpoint_every, deadline=deadline, header=header, saved=saved)
     threads = torch.get_num_threads()
     cpu_threads = getattr(config, "cpu_threads", 0)
     if dev.type == "cpu" and cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
-    start = time.perf_counter()
     try:
         results = experiment.run(config, ctx)
     finally:
         torch.set_num_threads(threads)
-    wall = time.perf_counter() - start
-    result = RunResult(
-        name=name,
-        preset=preset,
-        config=to_jsonable(config),
-        results=to_jsonable(results),
-        provenance=collect_provenance(device=dev, seed=seed, preset=preset, wall_time_s=wall, commit=commit),
+    segments = ctx.segments()
+    provenance = collect_provenance(
+        device=dev, seed=seed, preset=preset, wall_time_s=sum(s["wall_time_s"] for s in segments),
+        commit=header["commit"],
     )
+    provenance["segments"] = segments
+    provenance["timings"] = ctx.timings
+    result = RunResult(name=name, preset=preset, config=to_jsonable(config), results=to_jsonable(results),
+                       provenance=provenance, seed=seed)
     if out is not None:
-        result.save(Path(out))
+        result.save(out)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
     return result
@@ -302,19 +624,24 @@ def committed_result(name: str, *, preset: str = "full", seed: int = 0) -> RunRe
     from maxentrl.paths import data_dir
 
     try:
-        path = data_dir() / "results" / name / f"{name}_{preset}_seed{seed}.json"
+        path = data_dir() / "results" / name / f"{result_stem(name, preset, seed)}.json"
     except FileNotFoundError:
         return None
     return load_result(path) if path.is_file() else None
 
 
 def load_result(path: str | Path) -> RunResult:
-    """Read a result file written by :meth:`RunResult.save`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a result file written by :meth:`RunResult.save` (with its provenance file beside it, if present)."""
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    prov_path = path.with_name(path.stem + ".provenance.json")
+    provenance = json.loads(prov_path.read_text(encoding="utf-8")) if prov_path.is_file() else data.get("provenance", {})
+    seed = data.get("seed", provenance.get("seed", 0))
     return RunResult(
         name=data["experiment"],
         preset=data["preset"],
         config=data["config"],
         results=data["results"],
-        provenance=data["provenance"],
+        provenance=provenance,
+        seed=seed,
     )

@@ -1,0 +1,125 @@
+"""Every experiment, killed at several moments and started again, ends with byte-identical result files.
+
+Each experiment's ``smoke`` setting (a few seconds, every stage and checkpointed
+loop still run) is run three ways through the command line: uninterrupted;
+killed with SIGKILL at several points and restarted with the same command until
+it finishes; stopped with SIGTERM (exit 75) and with ``--time-limit``, then
+resumed. The result files (everything but the provenance file) must match byte
+for byte, and no temporary file or checkpoint may be left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from maxentrl.experiments import load_all
+
+EXPERIMENTS = load_all()
+NAMES = sorted(EXPERIMENTS)
+EXIT_SUSPENDED = 75
+
+
+def _command(name: str, out: Path, *extra: str) -> list[str]:
+    sets = [arg for key, value in EXPERIMENTS[name].smoke.items() for arg in ("--set", f"{key}={value}")]
+    return [sys.executable, "-m", "maxentrl.experiments", name, "--device", "cpu", "--seed", "3", "--out", str(out),
+            "--no-progress", *sets, *extra]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "MAXENTRL_PROGRESS": "0", "PYTHONUNBUFFERED": "1"}
+
+
+def _results(folder: Path) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.endswith(".provenance.json")}
+    assert not [n for n in files if n.endswith((".tmp", ".ckpt"))], sorted(files)
+    return files
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, bytes]]:
+    out = {}
+    for name in NAMES:
+        folder = tmp_path_factory.mktemp(f"{name}_whole")
+        proc = subprocess.run(_command(name, folder), capture_output=True, text=True, env=_env(), timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        out[name] = _results(folder)
+    return out
+
+
+def _kill_when_checkpointed(cmd: list[str], ckpt: Path, rng: random.Random, *, writes: int) -> int | None:
+    """Start ``cmd``; SIGKILL it a random moment after its ``writes``-th checkpoint write; None if it finished first."""
+    before = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    seen, last = 0, before
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        now = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+        if now is not None and now != last:
+            seen, last = seen + 1, now
+            if seen >= writes:
+                time.sleep(rng.uniform(0.0, 0.3))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return None
+        time.sleep(0.005)
+    proc.wait(timeout=60)
+    return proc.returncode
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sigkill_at_several_moments_then_resume_is_byte_identical(
+    name: str, tmp_path: Path, uninterrupted: dict[str, dict[str, bytes]]
+) -> None:
+    rng = random.Random(name)
+    out = tmp_path / "cut"
+    ckpt = out / f"{name}_quick_seed3.ckpt"
+    cmd = _command(name, out, "--checkpoint-every", "0")
+    kills = 0
+    for attempt in range(12):  # each attempt gets further: it resumes and dies after later checkpoint writes
+        code = _kill_when_checkpointed(cmd, ckpt, rng, writes=rng.randint(1, 3))
+        if code is not None:
+            assert code == 0
+            break
+        kills += 1
+    else:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    assert kills >= 2, f"{name}: the smoke run finished before it could be killed twice"
+    assert _results(out) == uninterrupted[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sigterm_and_time_limit_suspend_then_resume_is_byte_identical(
+    name: str, tmp_path: Path, uninterrupted: dict[str, dict[str, bytes]]
+) -> None:
+    out = tmp_path / "cut"
+    ckpt = out / f"{name}_quick_seed3.ckpt"
+    proc = subprocess.Popen(_command(name, out, "--checkpoint-every", "0"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=_env(), text=True)
+    while proc.poll() is None and not ckpt.exists():
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=600)
+    if proc.returncode != 0:  # it may have finished before the signal arrived
+        assert proc.returncode == EXIT_SUSPENDED, err
+        assert "run the same command again" in err and "Traceback" not in err
+    # then commands with a one-second time limit: each saves a checkpoint at its next opportunity after that and exits 75
+    codes = []
+    for _ in range(40):
+        done = subprocess.run(_command(name, out, "--time-limit", "1"), capture_output=True, text=True,
+                              env=_env(), timeout=600)
+        codes.append(done.returncode)
+        if done.returncode == 0:
+            break
+        assert done.returncode == EXIT_SUSPENDED, done.stderr
+    assert codes[-1] == 0 and EXIT_SUSPENDED in codes
+    assert _results(out) == uninterrupted[name]
