@@ -13,7 +13,9 @@ the middle, the start spread over every segment) for growing sizes, two ways:
 * ``shaped``: the potential-shaped linear passes of
   ``maxentrl.irl.maxent.shaped_visitation`` in float64 (Dijkstra for the
   potential, then one sparse product per sweep), what ``method="auto"`` runs
-  on a CPU for large graphs;
+  on a CPU for large graphs; from ``SHAPED_SPLIT_STATES`` states on each
+  product is split into two row blocks computed on two threads, and
+  ``shaped-1thread`` times the same passes with every product on one thread;
 * ``log``: the log-space passes (a gather and a log-sum-exp per backup, a
   scatter-add per forward step), in float32, what runs on a GPU.
 
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from maxentrl.irl.graph import GraphMDP  # noqa: E402
+import maxentrl.irl.maxent as maxent  # noqa: E402
 from maxentrl.irl.maxent import cost_to_goal, expected_visitation  # noqa: E402
 from maxentrl.provenance import atomic_write_json, collect_provenance, git_commit  # noqa: E402
 
@@ -162,10 +165,19 @@ def main() -> None:
         t0 = time.perf_counter()
         _ = mdp64.sparse_plan  # the per-graph layout of the shaped passes, built once and cached
         plan_s = time.perf_counter() - t0
-        runs = [("cpu", "shaped", mdp64, "float64"), ("cpu", "log", mdp32, "float32")]
-        runs += [(str(d), "log", mdp32, "float32") for d in devices if d.type == "cuda"]
-        for dev, method, mdp, dtype in runs:
+        runs = [("cpu", "shaped", mdp64, "float64", True), ("cpu", "shaped", mdp64, "float64", False),
+                ("cpu", "log", mdp32, "float32", True)]
+        runs += [(str(d), "log", mdp32, "float32", True) for d in devices if d.type == "cuda"]
+        default_split = maxent.SHAPED_SPLIT_STATES
+        for dev, method, mdp, dtype, split in runs:
+            # the shaped passes split each sparse product over two threads on large graphs; also time them without
+            maxent.SHAPED_SPLIT_STATES = default_split if split else 1 << 62
             times, used = time_visitation(mdp, horizon=N, repeats=args.repeats, device=torch.device(dev), method=method)
+            maxent.SHAPED_SPLIT_STATES = default_split
+            if method == "shaped" and not split and mdp.num_states < default_split:
+                continue  # below the threshold both are the same run
+            if not split:
+                used = "shaped-1thread"
             row = {"device": dev, "method": used, "dtype": dtype, "side": side, "states": mdp.num_states,
                    "actions": mdp.num_actions, "horizon": N, "best_s": min(times), "median_s": statistics.median(times),
                    "times_s": times, "per_sweep_ms": 1000 * min(times) / (2 * N)}
