@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +103,51 @@ def test_bad_arguments_are_refused() -> None:
         fit_max_margin(mdp, demos, zero + 1, length_m=np.ones(3), step=0.1, iterations=2)
     with pytest.raises(ConfigError, match="speed_kmh"):
         time_cost(mdp, np.ones(7), np.zeros(7))
+
+
+def _checkpointed(state):
+    """``state`` after a round trip through torch.save, as a checkpoint stores it."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_action_model_and_max_margin_fits_resume_exactly() -> None:
+    gen = torch.Generator().manual_seed(4)
+    f = torch.rand(25, 3, generator=gen, dtype=torch.float64)
+    mdp = grid_graph(5, 5, f)
+    costs = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    paths = []
+    for s in range(0, 24, 3):
+        edge_cost = (mdp.state_features[mdp.src] @ costs).numpy() * (1 + 0.3 * torch.rand(mdp.num_actions, generator=gen).numpy())
+        paths.append(shortest_path(mdp, edge_cost, s, 24))
+    demos = make_demonstrations(mdp, paths)
+    ones = torch.ones(3, dtype=torch.float64)
+    runs = {
+        "action": lambda **kw: fit_action_model(mdp, demos, ones, step=0.3, iterations=9, horizon=60, **kw),
+        "margin": lambda **kw: fit_max_margin(mdp, demos, ones, length_m=np.full(25, 100.0), step=0.2, iterations=9, **kw),
+    }
+    for name, run in runs.items():
+        whole = run()
+        for stop in (1, 4):
+            kept = {}
+
+            def on_iteration(state, stop=stop):
+                if state["iteration"] == stop:
+                    kept["state"] = _checkpointed(state)
+                    raise _Stop
+
+            with pytest.raises(_Stop):
+                run(on_iteration=on_iteration)
+            resumed = run(state=kept["state"])
+            if name == "action":
+                assert torch.equal(resumed[0], whole[0]) and resumed[1] == whole[1]
+            else:
+                assert torch.equal(resumed.cost, whole.cost) and resumed.objective == whole.objective
+    with pytest.raises(ConfigError):
+        runs["margin"](state={"iteration": 2})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -35,3 +37,57 @@ def test_compare_route_models_on_a_small_city() -> None:
     assert r["maxent_final_grad_norm"] < 1e-5  # MaxEnt compared at its optimum
     for name, p in r["paired_vs_maxent"].items():
         assert p["mean_diff_pct"] == pytest.approx(t["MaxEnt"]["matching_pct"] - t[name]["matching_pct"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def _checkpointed(state):
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
+def test_screening_and_comparison_resume_exactly() -> None:
+    """Stopped inside the screening or inside any of the four fits, both go on to the same result."""
+    net = grid_city(3, 8, exit_every=3)
+    screen = dict(candidates=120, probes=6, min_segments=6)
+    pairs = competing_od_pairs(net, generator=torch.Generator().manual_seed(0), **screen)
+    kept = {}
+
+    def stop_screening(state):
+        if state["candidate"] == 50:
+            kept["state"] = _checkpointed(state)
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        competing_od_pairs(net, generator=torch.Generator().manual_seed(0), on_candidate=stop_screening, **screen)
+    gen = torch.Generator()  # the state restores the generator too
+    assert competing_od_pairs(net, generator=gen, state=kept["state"], **screen) == pairs
+    assert torch.equal(gen.get_state(), _after_screening(net, screen))
+
+    trips = simulate_trips(net, num_trips=30, generator=torch.Generator().manual_seed(1), od_pairs=pairs, min_segments=6)
+    options = dict(horizon=60, maxent_iterations=3, maxent_step=0.5, lbfgs_iterations=4, action_iterations=3,
+                   action_step=0.5, margin_iterations=2, margin_step=0.5)
+    whole = compare_route_models(net, trips, **options)
+    whole.pop("timings")
+    states = []
+    compare_route_models(net, trips, on_iteration=lambda st: states.append(_checkpointed(st)), **options)
+    assert sorted({st["fit"] for st in states}) == [0, 1, 2, 3]
+    for state in (states[1], states[4], states[-3]):  # inside exponentiated gradient, L-BFGS and a later fit
+        resumed = compare_route_models(net, trips, state=state, **options)
+        resumed.pop("timings")
+        assert set(resumed) == set(whole)
+        for key, value in whole.items():
+            if isinstance(value, torch.Tensor):
+                assert torch.equal(resumed[key], value), key
+            else:
+                assert resumed[key] == value, key
+
+
+def _after_screening(net, screen) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    competing_od_pairs(net, generator=gen, **screen)
+    return gen.get_state()

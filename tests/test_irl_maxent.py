@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import math
 
 import pytest
@@ -184,6 +186,87 @@ def test_learners_recover_planted_weights_on_a_gridworld() -> None:
     assert eg.log_likelihood[-1] > eg.log_likelihood[0]
     gd = fit_gradient(mdp, demos, torch.full((3,), -2.5, dtype=torch.float64), step=0.1, iterations=10, horizon=1000, tol=1e-10)
     assert gd.log_likelihood[-1] > gd.log_likelihood[0]
+
+
+def _gridworld_demos(num: int = 400):
+    gen = torch.Generator().manual_seed(1)
+    terrain = torch.randint(3, (25,), generator=gen)
+    mdp = grid_graph(5, 5, torch.nn.functional.one_hot(terrain, 3).double())
+    theta_star = torch.tensor([-1.6, -2.4, -3.5], dtype=torch.float64)
+    bw = backward_pass(mdp, theta_star, torch.tensor([24]), horizon=1000, tol=1e-13)
+    pi = local_action_probabilities(mdp, bw.log_Z_action, bw.log_Z_state)
+    starts = torch.randint(24, (num,), generator=gen)
+    paths = sample_paths(mdp, pi, starts, torch.zeros(num, dtype=torch.long), torch.full((num,), 24), generator=gen,
+                         max_steps=1000)
+    return mdp, make_demonstrations(mdp, paths)
+
+
+def _stop_after(k: int):
+    """An ``on_iteration`` that keeps the state after iteration ``k``, sent through torch.save as a checkpoint is,
+    and then stops the fit (as a killed run stops)."""
+    kept = {}
+
+    class Stop(Exception):
+        pass
+
+    def on_iteration(state):
+        if state["iteration"] == k:
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            buf.seek(0)
+            kept["state"] = torch.load(buf, weights_only=False)
+            raise Stop
+
+    return kept, on_iteration, Stop
+
+
+@pytest.mark.parametrize("stop", [1, 3, 7])
+def test_every_fit_resumes_exactly_from_its_state(stop: int) -> None:
+    mdp, demos = _gridworld_demos()
+    theta0 = torch.full((3,), -2.5, dtype=torch.float64)
+    runs = {
+        "lbfgs": lambda **kw: fit_lbfgs(mdp, demos, theta0, iterations=12, horizon=200, tol=1e-12, **kw),
+        "eg": lambda **kw: fit_exponentiated_gradient(mdp, demos, -theta0, step=0.1, iterations=12, horizon=200, tol=1e-12, **kw),
+        "gd": lambda **kw: fit_gradient(mdp, demos, theta0, step=0.1, iterations=12, horizon=200, tol=1e-12, **kw),
+    }
+    for name, run in runs.items():
+        whole = run()
+        kept, on_iteration, Stop = _stop_after(stop)
+        with pytest.raises(Stop):
+            run(on_iteration=on_iteration)
+        resumed = run(state=kept["state"])
+        assert torch.equal(resumed.theta, whole.theta), name
+        assert resumed.log_likelihood == whole.log_likelihood and resumed.grad_norm == whole.grad_norm, name
+
+
+def test_lbfgs_one_iteration_per_call_matches_one_call_for_all_iterations() -> None:
+    mdp, demos = _gridworld_demos()
+    theta0 = torch.full((3,), -2.5, dtype=torch.float64)
+    fit = fit_lbfgs(mdp, demos, theta0, iterations=6, horizon=200, tol=1e-12)
+    theta = theta0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=6, max_eval=10**6, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-10, tolerance_change=1e-14, history_size=20)
+
+    def closure():
+        with torch.no_grad():
+            L, g = log_likelihood_and_gradient(mdp, theta.detach().clone(), demos, horizon=200, tol=1e-12)
+        theta.grad = -g
+        return -L
+
+    opt.step(closure)
+    assert torch.allclose(fit.theta, theta.detach(), rtol=0, atol=1e-12)
+
+
+def test_a_converged_lbfgs_state_stays_converged() -> None:
+    mdp, demos = _gridworld_demos()
+    states = []
+    fit = fit_lbfgs(mdp, demos, torch.full((3,), -2.5, dtype=torch.float64), iterations=100, horizon=200, tol=1e-12,
+                    on_iteration=lambda st: states.append(copy.deepcopy(st)))
+    assert states[-1]["converged"] and states[-1]["iteration"] < 100
+    again = fit_lbfgs(mdp, demos, torch.zeros(3, dtype=torch.float64), iterations=100, horizon=200, state=states[-1])
+    assert torch.equal(again.theta, fit.theta) and again.log_likelihood == fit.log_likelihood
+    with pytest.raises(ConfigError):
+        fit_lbfgs(mdp, demos, fit.theta, iterations=2, horizon=200, state={"iteration": 1})
 
 
 def test_expected_feature_counts_of_one_path() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from torch import Tensor
 from maxentrl.errors import ConfigError, require_int_at_least, require_positive
 from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
-from maxentrl.irl.maxent import Demonstrations, _goal_mask, check_demonstrations
+from maxentrl.irl.maxent import Demonstrations, FitState, _goal_mask, check_demonstrations, resume_state
 
 __all__ = [
     "time_cost",
@@ -148,21 +149,38 @@ def action_model_log_likelihood_and_gradient(
 
 
 def fit_action_model(
-    mdp: GraphMDP, demos: Demonstrations, cost0: Tensor, *, step: float, iterations: int, horizon: int
+    mdp: GraphMDP,
+    demos: Demonstrations,
+    cost0: Tensor,
+    *,
+    step: float,
+    iterations: int,
+    horizon: int,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> tuple[Tensor, list[float]]:
-    """Fit the action-based model's costs by exponentiated gradient ascent (costs stay positive)."""
+    """Fit the action-based model's costs by exponentiated gradient ascent (costs stay positive).
+
+    Returns the costs of the largest training log-likelihood met and the log-likelihood per iteration.
+    ``state`` and ``on_iteration`` resume and report the fit (see :data:`maxentrl.irl.maxent.FitState`).
+    """
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
     w = check.theta("cost0", cost0, mdp.num_features).clone()
     if bool((w <= 0).any()):
         raise ConfigError("the action model's exponentiated gradient needs strictly positive initial costs")
-    best_w, best_L, trace = w, -math.inf, []
-    for i in range(iterations):
+    best_w, best_L, trace, i0 = w, -math.inf, [], 0
+    if resume_state(state, ("iteration", "w", "best_w", "best_L", "log_likelihood")) is not None:
+        i0, w, best_w, best_L = int(state["iteration"]), state["w"].clone(), state["best_w"].clone(), float(state["best_L"])
+        trace = list(state["log_likelihood"])
+    for i in range(i0, iterations):
         L, g = action_model_log_likelihood_and_gradient(mdp, w, demos, horizon=horizon)
         trace.append(float(L))
         if float(L) > best_L:
             best_L, best_w = float(L), w
         w = w * torch.exp(step / math.sqrt(1 + i) * g.clamp(-5, 5))
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "w": w, "best_w": best_w, "best_L": best_L, "log_likelihood": trace})
     return best_w, trace
 
 
@@ -185,6 +203,8 @@ def fit_max_margin(
     margin: float = 1.0,
     reg: float = 1e-3,
     min_cost: float = 1e-3,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> MarginFit:
     """Maximum-margin planning (Ratliff, Bagnell & Zinkevich 2006) by projected subgradient descent.
 
@@ -192,7 +212,8 @@ def fit_max_margin(
     over w ≥ min_cost, where ℓ counts the distance (100 m units) of ζ off the
     demonstrated route. The inner minimum is loss-augmented planning: Dijkstra
     with the cost of each off-route segment lowered by its loss (kept at least
-    5% of its cost so the search stays valid).
+    5% of its cost so the search stays valid). ``state`` and ``on_iteration``
+    resume and report the fit (see :data:`maxentrl.irl.maxent.FitState`).
     """
     from maxentrl.irl.roads import _action_lookup, shortest_path
 
@@ -213,9 +234,10 @@ def fit_max_margin(
     src = mdp.src.cpu().numpy()
     phi = (mdp.state_features[mdp.src] + mdp.action_features).cpu().double()  # [E, K]
     loss_per_state = margin * length_m / 100.0
-    w = cost0.cpu().double().clone()
-    trace = []
-    for i in range(iterations):
+    w, trace, i0 = cost0.cpu().double().clone(), [], 0
+    if resume_state(state, ("iteration", "cost", "objective")) is not None:
+        i0, w, trace = int(state["iteration"]), state["cost"].cpu().double().clone(), list(state["objective"])
+    for i in range(i0, iterations):
         sub = reg * w
         obj = 0.5 * reg * float(w @ w)
         edge_cost = (phi @ w).numpy()
@@ -232,6 +254,8 @@ def fit_max_margin(
             sub = sub + (f_demo - f_pred) / len(demos)
         trace.append(obj)
         w = (w - step / math.sqrt(1 + i) * sub).clamp(min=min_cost)
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "cost": w, "objective": trace})
     return MarginFit(w.to(cost0), trace)
 
 

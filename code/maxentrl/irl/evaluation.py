@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from maxentrl.errors import require_int_at_least, require_positive
+from maxentrl.errors import ConfigError, require_int_at_least, require_positive
 from maxentrl.irl.baselines import action_model_log_policy, fit_action_model, fit_max_margin
-from maxentrl.irl.maxent import backward_pass, fit_exponentiated_gradient, fit_lbfgs
+from maxentrl.irl.maxent import FitState, backward_pass, fit_exponentiated_gradient, fit_lbfgs
 from maxentrl.irl.roads import (
     RoadNetwork,
     Trips,
@@ -72,6 +74,8 @@ def compare_route_models(
     margin_iterations: int,
     margin_step: float,
     branching_bins: int = 3,
+    state: dict | None = None,
+    on_iteration: Callable[[dict], None] | None = None,
 ) -> dict:
     """Fit the five models of Table 1 on ``trips.train`` and score them on ``trips.test``.
 
@@ -83,6 +87,12 @@ def compare_route_models(
     points) and against the action model (log probability, in nats), that log
     probability difference per branching bin, the learned parameters and the
     wall times of each fit (``timings``, for provenance, not results).
+
+    The four fits run one after the other; at the end of each iteration of any
+    of them ``on_iteration(state)`` receives the comparison's state (which fit
+    runs, the finished fits' results, the running fit's
+    :data:`~maxentrl.irl.maxent.FitState`, the time spent so far). Passing it
+    back as ``state`` continues the comparison exactly where it stopped.
     """
     require_int_at_least("horizon", horizon, 1)
     require_positive("maxent_step", maxent_step)
@@ -93,23 +103,46 @@ def compare_route_models(
     lookup = _action_lookup(mdp)
     phi = (mdp.state_features[mdp.src] + mdp.action_features).double()
     N = horizon
-    timings: dict[str, float] = {}
     ones = torch.ones(K, dtype=torch.float64)
-
-    t0 = time.perf_counter()
     # the exponentiated-gradient step is taken relative to the size of the feature counts, so that
     # one setting suits short and long routes: η = maxent_step / max_k f̃_k
     eta = maxent_step / float(train.feature_counts.mean(0).abs().max())
-    fit = fit_exponentiated_gradient(mdp, train, ones, step=eta, iterations=maxent_iterations, horizon=N, tol=1e-9)
-    polish = fit_lbfgs(mdp, train, fit.theta, iterations=lbfgs_iterations, horizon=N, tol=1e-9, grad_tol=1e-7)
+    fits: dict[str, Callable[[FitState | None, Callable[[FitState], None]], Any]] = {
+        "maxent_eg": lambda st, report: fit_exponentiated_gradient(
+            mdp, train, ones, step=eta, iterations=maxent_iterations, horizon=N, tol=1e-9, state=st, on_iteration=report),
+        "maxent_lbfgs": lambda st, report: fit_lbfgs(
+            mdp, train, done["maxent_eg"].theta, iterations=lbfgs_iterations, horizon=N, tol=1e-9, grad_tol=1e-7,
+            state=st, on_iteration=report),
+        "action": lambda st, report: fit_action_model(
+            mdp, train, ones, step=action_step, iterations=action_iterations, horizon=N, state=st, on_iteration=report),
+        "margin": lambda st, report: fit_max_margin(
+            mdp, train, ones, length_m=net.length_m, step=margin_step, iterations=margin_iterations, state=st,
+            on_iteration=report),
+    }
+    if state is not None and not (isinstance(state, dict) and {"fit", "done", "current", "timings"} <= set(state)):
+        raise ConfigError("a comparison state must be a dict with the keys fit, done, current and timings")
+    saved = state or {"fit": 0, "done": {}, "current": None, "timings": {}}
+    done: dict[str, Any] = dict(saved["done"])
+    elapsed: dict[str, float] = dict(saved["timings"])
+    for index, (name, fit) in enumerate(fits.items()):
+        if index < saved["fit"]:
+            continue
+        t0 = time.perf_counter()
+        before = elapsed.get(name, 0.0)
+
+        def report(fit_state: FitState, index: int = index, name: str = name, t0: float = t0, before: float = before) -> None:
+            if on_iteration is not None:
+                on_iteration({"fit": index, "done": done, "current": fit_state,
+                              "timings": {**elapsed, name: before + time.perf_counter() - t0}})
+
+        done[name] = fit(saved["current"] if index == saved["fit"] else None, report)
+        elapsed[name] = before + time.perf_counter() - t0
+    fit, polish = done["maxent_eg"], done["maxent_lbfgs"]
     theta_me = polish.theta
-    timings["maxent_fit_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    w_act, act_trace = fit_action_model(mdp, train, ones, step=action_step, iterations=action_iterations, horizon=N)
-    timings["action_fit_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mmp = fit_max_margin(mdp, train, ones, length_m=net.length_m, step=margin_step, iterations=margin_iterations)
-    timings["margin_fit_s"] = time.perf_counter() - t0
+    w_act, act_trace = done["action"]
+    mmp = done["margin"]
+    timings = {"maxent_fit_s": elapsed["maxent_eg"] + elapsed["maxent_lbfgs"], "action_fit_s": elapsed["action"],
+               "margin_fit_s": elapsed["margin"]}
 
     t0 = time.perf_counter()
     starts, goals = test.start.tolist(), test.goal.tolist()

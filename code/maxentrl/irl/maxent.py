@@ -23,6 +23,7 @@ Each pass costs O(E) per iteration on CPU or GPU.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable
@@ -51,12 +52,15 @@ __all__ = [
     "make_demonstrations",
     "log_likelihood_and_gradient",
     "FitResult",
+    "FitState",
+    "resume_state",
+    "LBFGS_TOLERANCE_CHANGE",
+    "LBFGS_LINE_SEARCH_EVALS",
     "fit_gradient",
     "fit_exponentiated_gradient",
     "fit_lbfgs",
     "sample_paths",
     "out_edge_table",
-    "check_demonstrations",
     "check_demonstrations",
 ]
 
@@ -639,6 +643,20 @@ class FitResult:
     grad_norm: list[float]
 
 
+FitState = dict
+"""The whole state of a fit after some iteration (counter, parameters, trace; for L-BFGS the optimizer's
+``state_dict()`` too). Every fit of :mod:`maxentrl.irl` hands it to ``on_iteration`` at the end of each
+iteration and takes it back as ``state``: the fit then continues exactly as if it had not stopped, so a
+long fit can be checkpointed and resumed. It holds tensors, numbers and lists only (``torch.save`` takes it)."""
+
+
+def resume_state(state: FitState | None, keys: tuple[str, ...]) -> FitState | None:
+    """``state`` unchanged if it is ``None`` or a dict holding ``keys`` (a saved fit state), else a ConfigError."""
+    if state is not None and not (isinstance(state, dict) and all(k in state for k in keys)):
+        raise ConfigError(f"a fit's state must be a dict with the keys {', '.join(keys)}")
+    return state
+
+
 def fit_gradient(
     mdp: GraphMDP,
     demos: Demonstrations,
@@ -649,19 +667,29 @@ def fit_gradient(
     horizon: int,
     tol: float = 0.0,
     callback: Callable[[int, Tensor], None] | None = None,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> FitResult:
-    """Plain gradient ascent θ ← θ + η ∇L(θ)/M on the convex log-likelihood (eq. 6)."""
+    """Plain gradient ascent θ ← θ + η ∇L(θ)/M on the convex log-likelihood (eq. 6).
+
+    ``state`` and ``on_iteration`` resume and report the fit (see :data:`FitState`).
+    """
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
     theta = check.theta("theta0", theta0, mdp.num_features).clone()
-    Ls, gs = [], []
-    for i in range(iterations):
+    Ls, gs, i0 = [], [], 0
+    if resume_state(state, ("iteration", "theta", "log_likelihood", "grad_norm")) is not None:
+        i0, theta = int(state["iteration"]), state["theta"].clone()
+        Ls, gs = list(state["log_likelihood"]), list(state["grad_norm"])
+    for i in range(i0, iterations):
         L, g = log_likelihood_and_gradient(mdp, theta, demos, horizon=horizon, tol=tol)
         Ls.append(float(L))
         gs.append(float(g.norm()))
         theta = theta + step * g
         if callback is not None:
             callback(i, theta)
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "theta": theta, "log_likelihood": Ls, "grad_norm": gs})
     return FitResult(theta, Ls, gs)
 
 
@@ -675,6 +703,8 @@ def fit_exponentiated_gradient(
     horizon: int,
     tol: float = 0.0,
     decay: float = 0.0,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> FitResult:
     """Exponentiated gradient on positive costs w = −θ (Ziebart et al. 2008, "Learning from Demonstrated Behavior").
 
@@ -686,7 +716,8 @@ def fit_exponentiated_gradient(
     more than the demonstrations did rises, the cost of one it uses less falls.
     The update is the mirror-descent step
     for the entropy regularizer, whose ℓ1-like effect the paper mentions.
-    Returns θ = −w.
+    Returns θ = −w. ``state`` and ``on_iteration`` resume and report the fit
+    (see :data:`FitState`).
     """
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
@@ -695,14 +726,25 @@ def fit_exponentiated_gradient(
     cost0 = check.theta("cost0", cost0, mdp.num_features)
     if bool((cost0 <= 0).any()):
         raise ConfigError("exponentiated gradient needs strictly positive initial costs")
-    w = cost0.clone()
-    Ls, gs = [], []
-    for i in range(iterations):
+    w, Ls, gs, i0 = cost0.clone(), [], [], 0
+    if resume_state(state, ("iteration", "w", "log_likelihood", "grad_norm")) is not None:
+        i0, w = int(state["iteration"]), state["w"].clone()
+        Ls, gs = list(state["log_likelihood"]), list(state["grad_norm"])
+    for i in range(i0, iterations):
         L, g = log_likelihood_and_gradient(mdp, -w, demos, horizon=horizon, tol=tol)
         Ls.append(float(L))
         gs.append(float(g.norm()))
         w = w * torch.exp(-(step / (1.0 + decay * i)) * g)  # ∂L/∂w = −∂L/∂θ = −g
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "w": w, "log_likelihood": Ls, "grad_norm": gs})
     return FitResult(-w, Ls, gs)
+
+
+LBFGS_TOLERANCE_CHANGE = 1e-14
+""":func:`fit_lbfgs` stops once an iteration moves θ (largest entry) or L by no more than this."""
+
+LBFGS_LINE_SEARCH_EVALS = 25
+"""The most evaluations of Algorithm 1 that one line search of :func:`fit_lbfgs` may make (torch's default)."""
 
 
 def fit_lbfgs(
@@ -714,23 +756,69 @@ def fit_lbfgs(
     horizon: int,
     tol: float = 0.0,
     grad_tol: float = 1e-10,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> FitResult:
-    """Maximize L(θ) with L-BFGS (strong-Wolfe line search), the gradient from Algorithm 1 (eq. 6)."""
+    """Maximize L(θ) with L-BFGS (strong-Wolfe line search), the gradient from Algorithm 1 (eq. 6).
+
+    ``torch.optim.LBFGS`` keeps its curvature pairs, last direction and step in
+    the optimizer's state. It runs here one iteration per call, and after each
+    ``on_iteration`` receives θ, the trace and that state (the optimizer's
+    ``state_dict()``); a fit given such a ``state`` back restores the optimizer
+    from it and takes exactly the steps an uninterrupted fit takes. It stops
+    after ``iterations`` iterations, once the gradient's largest entry is at
+    most ``grad_tol``, or once an iteration moves neither θ nor L by more than
+    :data:`LBFGS_TOLERANCE_CHANGE` (the tests torch's L-BFGS applies within one
+    call). The trace holds L/M and ‖∇L‖/M at θ₀ and after every iteration.
+    Each iteration evaluates Algorithm 1 at the points its line search tries;
+    the value at the point it ends on is kept for the next iteration's start.
+    """
     require_int_at_least("iterations", iterations, 1)
     theta = check.theta("theta0", theta0, mdp.num_features).clone().requires_grad_(True)
-    Ls, gs = [], []
-    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
-                            tolerance_grad=grad_tol, tolerance_change=1e-14, history_size=20)
+    # one iteration per step() call; max_eval bounds the evaluations of one call, so 1 + LBFGS_LINE_SEARCH_EVALS
+    # leaves the line search its evaluations (torch gives it max_eval minus those already made)
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=1, max_eval=1 + LBFGS_LINE_SEARCH_EVALS, line_search_fn="strong_wolfe",
+                            tolerance_grad=grad_tol, tolerance_change=LBFGS_TOLERANCE_CHANGE, history_size=20)
+    cache: dict[bytes, tuple[Tensor, Tensor]] = {}
+
+    def evaluate(point: Tensor) -> tuple[Tensor, Tensor]:
+        key = point.detach().cpu().numpy().tobytes()
+        if key not in cache:
+            with torch.no_grad():
+                cache[key] = log_likelihood_and_gradient(mdp, point.detach().clone(), demos, horizon=horizon, tol=tol)
+        return cache[key]
 
     def closure() -> Tensor:
-        with torch.no_grad():
-            L, g = log_likelihood_and_gradient(mdp, theta.detach(), demos, horizon=horizon, tol=tol)
-        Ls.append(float(L))
-        gs.append(float(g.norm()))
-        theta.grad = -g
+        L, g = evaluate(theta)
+        theta.grad = -g.clone()
         return -L
 
-    opt.step(closure)
+    if resume_state(state, ("iteration", "theta", "optimizer", "log_likelihood", "grad_norm", "converged")) is None:
+        L, g = evaluate(theta)
+        i0, Ls, gs = 0, [float(L)], [float(g.norm())]
+        converged = float(g.abs().max()) <= grad_tol
+    else:
+        i0, converged = int(state["iteration"]), bool(state["converged"])
+        with torch.no_grad():
+            theta.copy_(state["theta"])
+        opt.load_state_dict(copy.deepcopy(state["optimizer"]))
+        Ls, gs = list(state["log_likelihood"]), list(state["grad_norm"])
+    for i in range(i0, iterations):
+        if converged:
+            break
+        before = theta.detach().clone()
+        opt.step(closure)
+        L, g = evaluate(theta)
+        cache.clear()  # only the current point is needed again
+        cache[theta.detach().cpu().numpy().tobytes()] = (L, g)
+        moved = float((theta.detach() - before).abs().max())
+        converged = (float(g.abs().max()) <= grad_tol or moved <= LBFGS_TOLERANCE_CHANGE
+                     or abs(float(L) - Ls[-1]) <= LBFGS_TOLERANCE_CHANGE)
+        Ls.append(float(L))
+        gs.append(float(g.norm()))
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "theta": theta.detach().clone(), "optimizer": copy.deepcopy(opt.state_dict()),
+                          "log_likelihood": Ls, "grad_norm": gs, "converged": converged})
     return FitResult(theta.detach(), Ls, gs)
 
 

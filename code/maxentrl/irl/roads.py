@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -312,7 +313,8 @@ def district_share(net: RoadNetwork, actions: list[int] | tuple[int, ...]) -> fl
 
 def competing_od_pairs(net: RoadNetwork, *, generator: torch.Generator, candidates: int, probes: int,
                        min_split: float = 0.2, min_segments: int = 10, planted_cost: Tensor = PLANTED_COST,
-                       sigma_weights: float = 0.3, sigma_segment: float = 0.4) -> list[tuple[int, int]]:
+                       sigma_weights: float = 0.3, sigma_segment: float = 0.4, state: dict | None = None,
+                       on_candidate: Callable[[dict], None] | None = None) -> list[tuple[int, int]]:
     """Origin–destination pairs whose drivers choose between a grid district and an arterial.
 
     For ``candidates`` random pairs, ``probes`` simulated drivers each plan a
@@ -321,6 +323,12 @@ def competing_od_pairs(net: RoadNetwork, *, generator: torch.Generator, candidat
     of district routes among its probes lies in [``min_split``, 1 − ``min_split``]
     — both families are really chosen — and every probe route has at least
     ``min_segments`` segments.
+
+    ``on_candidate(state)`` receives the screening's state after each candidate
+    (the count, the pairs kept and seen, and the generator's state; the lists
+    are the screening's own, to be saved or copied at once); passing it
+    back as ``state`` continues the screening exactly, the generator's state
+    included, so a long screening can be checkpointed and resumed.
     """
     require_int_at_least("candidates", candidates, 1)
     require_int_at_least("probes", probes, 2)
@@ -329,18 +337,30 @@ def competing_od_pairs(net: RoadNetwork, *, generator: torch.Generator, candidat
     lookup = _action_lookup(net.mdp)
     pairs: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
-    for _ in range(candidates):
+    seen_order: list[tuple[int, int]] = []  # the same pairs in the order drawn, for the state
+    k0 = 0
+    if state is not None:
+        if not (isinstance(state, dict) and {"candidate", "pairs", "seen", "generator"} <= set(state)):
+            raise ConfigError("a screening state must be a dict with the keys candidate, pairs, seen and generator")
+        k0 = int(state["candidate"])
+        pairs = [(int(o), int(d)) for o, d in state["pairs"]]
+        seen_order = [(int(o), int(d)) for o, d in state["seen"]]
+        seen = set(seen_order)
+        generator.set_state(state["generator"])
+    for k in range(k0, candidates):
         o, d = (int(x) for x in torch.randint(S, (2,), generator=generator))
-        if o == d or (o, d) in seen:
-            continue
-        seen.add((o, d))
-        routes = [driver_route(net, o, d, generator=generator, planted_cost=planted_cost, sigma_weights=sigma_weights,
-                               sigma_segment=sigma_segment, lookup=lookup) for _ in range(probes)]
-        if min(len(r) for r in routes) < min_segments:
-            continue
-        share = float(np.mean([district_share(net, r) > 0.5 for r in routes]))
-        if min_split <= share <= 1.0 - min_split:
-            pairs.append((o, d))
+        if o != d and (o, d) not in seen:
+            seen.add((o, d))
+            seen_order.append((o, d))
+            routes = [driver_route(net, o, d, generator=generator, planted_cost=planted_cost,
+                                   sigma_weights=sigma_weights, sigma_segment=sigma_segment, lookup=lookup)
+                      for _ in range(probes)]
+            if min(len(r) for r in routes) >= min_segments:
+                share = float(np.mean([district_share(net, r) > 0.5 for r in routes]))
+                if min_split <= share <= 1.0 - min_split:
+                    pairs.append((o, d))
+        if on_candidate is not None:
+            on_candidate({"candidate": k + 1, "pairs": pairs, "seen": seen_order, "generator": generator.get_state()})
     return pairs
 
 
