@@ -37,7 +37,7 @@ from maxentrl.irl.maxent import (
     backward_pass,
     expected_feature_counts,
     expected_visitation,
-    fit_exponentiated_gradient,
+    fit_gradient,
     fit_lbfgs,
     log_likelihood_and_gradient,
     make_demonstrations,
@@ -49,6 +49,7 @@ from maxentrl.irl.evaluation import MODELS, compare_route_models
 from maxentrl.irl.roads import (
     FEATURE_NAMES,
     PLANTED_COST,
+    Trips,
     competing_od_pairs,
     load_road_network,
     network_statistics,
@@ -74,6 +75,10 @@ class Ch06Config(ExperimentConfig):
     """C6.3: demonstrations sampled from the planted MaxEnt model."""
     grid_theta: tuple[float, ...] = bounded((-1.6, -2.2, -3.0, -4.0), -100.0, 0.0, open_high=True, min_len=4, max_len=4)
     """C6.3: planted reward weights θ* of the four terrain types."""
+    grid_lbfgs_iterations: int = bounded(100, 1, 100_000)
+    """C6.3: L-BFGS iterations of the maximum-likelihood fit (it stops earlier once the gradient vanishes)."""
+    grid_ascent_iterations: int = bounded(40, 1, 100_000)
+    """C6.3: iterations of plain gradient ascent from the same start, for the learning curve."""
     road_trips: int = bounded(500, 10, 10**6)
     """C6.4: simulated trips on the Helsinki network (20% train, 80% test)."""
     od_candidates: int = bounded(1500, 1, 10**6)
@@ -216,7 +221,14 @@ def _claim_gridworld(cfg: Ch06Config, ctx: RunContext) -> dict:
     paths = sample_paths(mdp, pi, starts, g_idx, goals[g_idx], generator=gen, max_steps=10_000)
     demos = make_demonstrations(mdp, paths)
     theta0 = torch.full((4,), -2.5, dtype=torch.float64)
-    fit = fit_lbfgs(mdp, demos, theta0, iterations=100, horizon=2000, tol=1e-13)
+    # the loop state: L-BFGS's, then (with its result) plain gradient ascent's, for the learning curve
+    state = ctx.restored() or {"lbfgs": None, "fit": None, "gd": None}
+    fit = state["fit"]
+    if fit is None:
+        fit = fit_lbfgs(mdp, demos, theta0, iterations=cfg.grid_lbfgs_iterations, horizon=2000, tol=1e-13,
+                        state=state["lbfgs"], on_iteration=lambda st: _save(ctx, {"lbfgs": st, "fit": None, "gd": None}))
+    gd = fit_gradient(mdp, demos, theta0, step=0.05, iterations=cfg.grid_ascent_iterations, horizon=2000, tol=1e-10,
+                      state=state["gd"], on_iteration=lambda st: _save(ctx, {"lbfgs": None, "fit": fit, "gd": st}))
     L, grad = log_likelihood_and_gradient(mdp, fit.theta, demos, horizon=2000, tol=1e-13)
     goals_u, row = torch.unique(demos.goal, return_inverse=True)
     D0 = torch.zeros(goals_u.shape[0], mdp.num_states, dtype=torch.float64)
@@ -224,10 +236,6 @@ def _claim_gridworld(cfg: Ch06Config, ctx: RunContext) -> dict:
     vis = expected_visitation(mdp, fit.theta, goals_u, D0, horizon=2000, tol=1e-13)
     model_f = expected_feature_counts(mdp, vis.D_action).sum(0) / len(demos)
     emp_f = demos.feature_counts.mean(0)
-    # a plain gradient-ascent run from the same start, for the learning curve
-    from maxentrl.irl.maxent import fit_gradient
-
-    gd = fit_gradient(mdp, demos, theta0, step=0.05, iterations=40, horizon=2000, tol=1e-10)
     return {
         "grid_theta_star": theta_star,
         "grid_theta_learned": fit.theta,
@@ -244,14 +252,40 @@ def _claim_gridworld(cfg: Ch06Config, ctx: RunContext) -> dict:
     }
 
 
-def _compare(cfg: Ch06Config, ctx: RunContext, net, trips, label: str) -> dict:
+def _save(ctx: RunContext, state: dict) -> None:
+    """The end of a loop iteration: checkpoint ``state`` when one is due."""
+    if ctx.checkpoint_due():
+        ctx.checkpoint(state)
+
+
+def _compare_on_network(cfg: Ch06Config, ctx: RunContext, net, gen: torch.Generator, label: str, *, num_trips: int,
+                        saved: dict | None, save) -> tuple[list[tuple[int, int]], Trips, dict]:
+    """Screen origin-destination pairs, draw trips between them and compare the models of Table 1 on ``net``.
+
+    Resumable: ``save(state)`` is called at the end of every iteration of the
+    screening and of every fit, with the network's whole state (the screening's,
+    or the trips and the comparison's); given such a state as ``saved`` it goes on
+    from there. Returns the pairs, the trips and the comparison.
+    """
+    state = saved or {"screen": None, "pairs": None, "trips": None, "compare": None}
+    if state["trips"] is None:
+        pairs = competing_od_pairs(
+            net, generator=gen, candidates=cfg.od_candidates, probes=cfg.od_probes, min_split=cfg.od_min_split,
+            sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment, state=state["screen"],
+            on_candidate=lambda st: save({"screen": st, "pairs": None, "trips": None, "compare": None}))
+        trips = simulate_trips(net, num_trips=num_trips, generator=gen, od_pairs=pairs,
+                               sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
+    else:
+        pairs, trips = state["pairs"], state["trips"]
     out = compare_route_models(net, trips, horizon=cfg.horizon, maxent_iterations=cfg.maxent_iterations,
                                maxent_step=cfg.maxent_step, lbfgs_iterations=cfg.lbfgs_iterations,
                                action_iterations=cfg.action_iterations, action_step=cfg.action_step,
-                               margin_iterations=cfg.margin_iterations, margin_step=cfg.margin_step)
+                               margin_iterations=cfg.margin_iterations, margin_step=cfg.margin_step,
+                               state=state["compare"],
+                               on_iteration=lambda st: save({"screen": None, "pairs": pairs, "trips": trips, "compare": st}))
     for key, seconds in out.pop("timings").items():  # wall times go to provenance, not results
         ctx.timings[f"{label} {key}"] = round(seconds, 3)
-    return out
+    return pairs, trips, out
 
 
 def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
@@ -259,11 +293,9 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
     net = load_road_network()
     mdp = net.mdp
     gen = torch.Generator().manual_seed(ctx.seed * 7 + 5)
-    pairs = competing_od_pairs(net, generator=gen, candidates=cfg.od_candidates, probes=cfg.od_probes,
-                               min_split=cfg.od_min_split, sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
-    trips = simulate_trips(net, num_trips=cfg.road_trips, generator=gen, od_pairs=pairs,
-                           sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
-    r = _compare(cfg, ctx, net, trips, "C6.4 Helsinki")
+    state = ctx.restored()  # the screening's or the comparison's state (see _compare_on_network)
+    pairs, trips, r = _compare_on_network(cfg, ctx, net, gen, "C6.4 Helsinki", num_trips=cfg.road_trips, saved=state,
+                                          save=lambda st: _save(ctx, st))
     theta_me = r["theta_maxent"]
     phi = (mdp.state_features[mdp.src] + mdp.action_features).double()
     # Fig. 3: learned vs planted costs (MaxEnt costs are in nats; one scale factor maps them to seconds)
@@ -291,16 +323,18 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
 
 def _claim_mechanism(cfg: Ch06Config, ctx: RunContext) -> dict:
     """C6.4's mechanism check: the same drivers and models in synthetic grid cities of growing districts."""
-    rows, bins = [], []
+    # the loop state: the next city, the finished cities' rows, and the running city's state
+    state = ctx.restored() or {"city": 0, "rows": [], "bins": [], "network": None}
+    rows, bins = list(state["rows"]), list(state["bins"])
     for i, n_rows in enumerate(cfg.city_rows):
+        if i < state["city"]:
+            continue
         net = grid_city(n_rows, cfg.city_cols, exit_every=cfg.city_exit_every)
         gen = torch.Generator().manual_seed(ctx.seed * 7 + 11 + 1000 * i)
-        pairs = competing_od_pairs(net, generator=gen, candidates=cfg.od_candidates, probes=cfg.od_probes,
-                                   min_split=cfg.od_min_split, sigma_weights=cfg.sigma_weights,
-                                   sigma_segment=cfg.sigma_segment)
-        trips = simulate_trips(net, num_trips=cfg.city_trips, generator=gen, od_pairs=pairs,
-                               sigma_weights=cfg.sigma_weights, sigma_segment=cfg.sigma_segment)
-        r = _compare(cfg, ctx, net, trips, f"C6.4 city {n_rows} rows")
+        pairs, _, r = _compare_on_network(
+            cfg, ctx, net, gen, f"C6.4 city {n_rows} rows", num_trips=cfg.city_trips,
+            saved=state["network"] if i == state["city"] else None,
+            save=lambda st, i=i: _save(ctx, {"city": i, "rows": rows, "bins": bins, "network": st}))
         stats = network_statistics(net)
         t = {row["model"]: row for row in r["table1"]}
         row = {"district_rows": n_rows, "states": stats["states"], "actions": stats["actions"],
@@ -319,6 +353,7 @@ def _claim_mechanism(cfg: Ch06Config, ctx: RunContext) -> dict:
         row["maxent_final_grad_norm"] = r["maxent_final_grad_norm"]
         rows.append(row)
         bins.extend({"district_rows": n_rows, **b} for b in r["logprob_by_branching"])  # one row per branching bin
+        _save(ctx, {"city": i + 1, "rows": rows, "bins": bins, "network": None})
     return {"mechanism": rows, "mechanism_by_branching": bins}
 
 
@@ -378,8 +413,9 @@ register(
                                maxent_iterations=100, action_iterations=300, margin_iterations=60, dest_trips=1500),
         },
         run=run,
-        smoke={"enum_graphs": "2", "grid_demos": "200", "road_trips": "40", "maxent_iterations": "3",
+        smoke={"enum_graphs": "2", "grid_demos": "200", "grid_lbfgs_iterations": "8", "grid_ascent_iterations": "4",
+               "road_trips": "40", "od_candidates": "200", "maxent_iterations": "3",
                "lbfgs_iterations": "3", "action_iterations": "5", "margin_iterations": "3", "dest_trips": "30",
-               "od_candidates": "200", "city_rows": "2", "city_cols": "8", "city_exit_every": "3", "city_trips": "40"},
+               "city_rows": "2", "city_cols": "8", "city_exit_every": "3", "city_trips": "40"},
     )
 )
