@@ -8,7 +8,7 @@ import pytest
 
 from maxentrl.errors import ConfigError
 from maxentrl.experiments import get_experiment, run_experiment
-from maxentrl.experiments.ch06_maxent_irl import Ch06Config
+from maxentrl.experiments.ch06_maxent_irl import COST_CORRELATION_BOUND, Ch06Config
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +95,18 @@ def test_c64_mechanism_label_bias_grows_with_branching(result) -> None:
 
 
 def test_c65_learned_costs_and_destinations(result) -> None:
-    # Fig. 3: learned vs planted costs. Trips between competing pairs on this small network leave some
-    # directions poorly determined (road class, speed and lane distances nearly add up to the same length),
-    # so the recovery is partial; the chapter quotes the number
-    assert result["cost_correlation"] > 0.6
+    # Fig. 3: learned vs planted costs, correlated over the 13 features. The bound is well below 1, for
+    # reasons the chapter gives. The drivers are noisy cost minimizers, not MaxEnt agents, so the maximum-
+    # likelihood costs converge to the MaxEnt model nearest their behaviour, not to the planted costs, and
+    # directions that routes between competing pairs pin down only weakly (road class, speed and lane
+    # distances nearly add up to the same length; tertiary roads and hard turns are rare on them) stay weak
+    # with more trips. So the correlation levels off below 0.9 as trips grow, and at the quick run's size it
+    # also varies from one draw of trips to the next. Measured with the quick run's pairs and settings: six
+    # draws of 500 trips gave 0.71 to 0.88, two draws of 1,000 trips 0.80 and 0.84, one of 2,000 trips 0.87
+    # (the committed full run, 2,000 trips, 0.87); trips between random pairs do no better (0.71 in two draws
+    # of 500), so it is not the screening of pairs. A bound of 0.8 would test the draw, not the claim;
+    # COST_CORRELATION_BOUND (0.6) asks for the strong relation that every draw shows.
+    assert result["cost_correlation"] > COST_CORRELATION_BOUND
     acc = result["dest_accuracy"]
     prior = result["dest_accuracy_prior_only"]
     assert acc[0] == pytest.approx(prior[0])  # nothing observed: the prior decides

@@ -176,6 +176,9 @@ def test_chapter_6_figures_and_sentences() -> None:
     assert "No full-preset result" in ch06.table1_full_verdict(None)
     assert ch06.has_mechanism(res) and "nats per route" in ch06.table1_full_verdict(res)
     assert len(ch06.table1_full_lines(res).splitlines()) == len(res["table1"])
+    recovery = ch06.cost_recovery_sentence(res, res)
+    assert f"{res['cost_correlation']:.3f}" in recovery and "full run" in recovery
+    assert "full run" not in ch06.cost_recovery_sentence(res, None)
     costs = ch06.cost_sentences(res, net.mdp.state_features.numpy())
     assert 0 < costs["lane_ref_share"] < 100 and "turn types" in costs["order_turns"]
     assert len(ch06.enumeration_table(res).splitlines()) == len(res["enumeration"]) + 1

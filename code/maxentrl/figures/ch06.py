@@ -20,6 +20,7 @@ from maxentrl.figures import new_figure
 
 __all__ = [
     "branching",
+    "cost_recovery_sentence",
     "cost_sentences",
     "destination_prediction",
     "difference_verdict",
@@ -386,6 +387,16 @@ def cost_sentences(result: Mapping[str, Any], road_state_features: np.ndarray) -
         "lane_ref_share": float(100 * (1 - f_road[:, 6:8].sum() / f_road[:, :5].sum())),
         "negative_costs": negative_text,
     }
+
+
+def cost_recovery_sentence(result: Mapping[str, Any], full: Any | None = None) -> str:
+    """How closely the learned costs follow the planted ones, in the quick run and (if committed) the full one."""
+    text = (f"With {result['road_train']} training trips the learned costs correlate with the planted ones at "
+            f"{result['cost_correlation']:.3f}")
+    if has_mechanism(full):
+        text += (f"; the committed full run, with {full['road_train']} training trips, reaches "
+                 f"{full['cost_correlation']:.3f}")
+    return text + f" (one nat is worth {result['cost_scale_s_per_nat']:.1f} s of the drivers' time)"
 
 
 def destination_prediction(result: Mapping[str, Any], full: Mapping[str, Any] | None = None) -> Figure:
