@@ -98,7 +98,7 @@ class CommitStatus:
 
     def sentence(self) -> str:
         """One clause for a caption or a paragraph."""
-        dirty = " from a checkout with uncommitted changes" if self.result.endswith("+dirty") else ""
+        dirty = " in a checkout with uncommitted changes" if self.result.endswith("+dirty") else ""
         if self.page == "unknown":
             return f"made at commit {short_commit(self.result)}{dirty}; the commit of this page is not known"
         if self.same:
