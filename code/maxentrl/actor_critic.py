@@ -61,6 +61,8 @@ class AgentConfig:
     """States of the mini-batch used for the actor update (at most ``batch_size``)."""
     repulsive: bool = True
     """Keep the kernel-gradient term of eq. 13 (SQL)."""
+    bandwidth_rule: str = "paper"
+    """Kernel bandwidth: ``"paper"`` (App. D.1, med/(2 log(M + 1))) or ``"code"`` (the public code's med/log M)."""
     target_update_every: int = 1000
     """Environment steps between hard copies θ̄ ← θ, φ̄ ← φ."""
     min_replay: int = 100
@@ -78,6 +80,8 @@ class AgentConfig:
     like the authors' reward scaling; the same for both methods."""
 
     def __post_init__(self) -> None:
+        if self.bandwidth_rule not in ("paper", "code"):
+            raise ConfigError(f"bandwidth_rule must be 'paper' or 'code', got {self.bandwidth_rule!r}")
         if self.method not in ("sql", "ddpg"):
             raise ConfigError(f"method must be 'sql' or 'ddpg', got {self.method!r}")
         for name in ("tau", "q_lr", "policy_lr"):
@@ -163,7 +167,8 @@ class ActorCritic:
         s = obs[:, : c.policy_states]
         if c.method == "sql":
             u = self.policy_u(s, c.svgd_fixed + c.svgd_updated, generator=generator)
-            pi_loss = sql_policy_loss(self.q, s, u, n_fixed=c.svgd_fixed, tau=c.tau, repulsive=c.repulsive)
+            pi_loss = sql_policy_loss(self.q, s, u, n_fixed=c.svgd_fixed, tau=c.tau, repulsive=c.repulsive,
+                                      bandwidth_rule=c.bandwidth_rule)
         else:
             pi_loss = ddpg_policy_loss(self.q(s, torch.tanh(self.policy_u(s, 1)).squeeze(2)))
         self.pi_opt.zero_grad(set_to_none=True)
@@ -177,7 +182,9 @@ class ActorCritic:
         self.actor_target.load_state_dict(self.actor.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k).state_dict() for k in ("critic", "actor", "critic_target", "actor_target", "q_opt", "pi_opt")}
+        """Copies of the networks' and optimizers' states (copies: an optimizer's own state_dict shares its tensors)."""
+        return copy.deepcopy({k: getattr(self, k).state_dict()
+                              for k in ("critic", "actor", "critic_target", "actor_target", "q_opt", "pi_opt")})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, v in state.items():

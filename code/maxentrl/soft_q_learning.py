@@ -57,6 +57,7 @@ def stein_policy_direction(
     *,
     tau: float,
     repulsive: bool = True,
+    bandwidth_rule: str = "paper",
 ) -> Tensor:
     """φ at the updated particles for the target p(u) ∝ exp(Q(s, tanh u)/τ + log|det ∂a/∂u|) (eq. 13, App. C.1).
 
@@ -64,13 +65,13 @@ def stein_policy_direction(
     score is evaluated (the authors' "fixed actions"), ``u_updated[E, B, K, da]``
     those that are moved; ``q_fn(obs[E, B, ds], a[E, B, M, da]) -> [E, B, M]``.
     The bandwidth is :func:`~maxentrl.svgd.median_bandwidth` over the M·K
-    pairs, per state. Returns ``[E, B, K, da]`` (τ times it is eq. 13's Δf).
+    pairs, per state, with ``bandwidth_rule`` (``"paper"`` or ``"code"``). Returns ``[E, B, K, da]`` (τ times it is eq. 13's Δf).
     """
     u = u_fixed.detach().requires_grad_(True)
     log_p = q_fn(obs, torch.tanh(u)) / tau + tanh_log_det(u)
     (score,) = torch.autograd.grad(log_p.sum(), u)
     target = u_updated.detach()
-    h = median_bandwidth(u.detach(), target)
+    h = median_bandwidth(u.detach(), target, rule=bandwidth_rule)
     return svgd_direction(u.detach(), score, y=target, bandwidth=h, repulsive=repulsive)
 
 
@@ -82,6 +83,7 @@ def sql_policy_loss(
     n_fixed: int,
     tau: float,
     repulsive: bool = True,
+    bandwidth_rule: str = "paper",
 ) -> Tensor:
     """The amortized SVGD surrogate of eq. 14 for a batch of states, summed over ensemble members; a scalar.
 
@@ -90,5 +92,6 @@ def sql_policy_loss(
     moved along the Stein direction. Minimizing the result follows eq. 14.
     """
     u_fixed, u_updated = u[..., :n_fixed, :], u[..., n_fixed:, :]
-    direction = stein_policy_direction(q_fn, obs, u_fixed, u_updated, tau=tau, repulsive=repulsive)
+    direction = stein_policy_direction(q_fn, obs, u_fixed, u_updated, tau=tau, repulsive=repulsive,
+                                       bandwidth_rule=bandwidth_rule)
     return amortized_svgd_loss(u_updated, direction).mean(-1).sum()

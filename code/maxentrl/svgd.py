@@ -60,8 +60,11 @@ def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:
     return diff.square().sum(-1)
 
 
-def median_bandwidth(x: Tensor, y: Tensor | None = None, *, min_bandwidth: float = 1e-3) -> Tensor:
+def median_bandwidth(x: Tensor, y: Tensor | None = None, *, rule: str = "paper", min_bandwidth: float = 1e-3) -> Tensor:
     """The median heuristic of Haarnoja et al., App. D.1: h = med ‖x_i − y_j‖² / (2 log(M + 1)); ``[...]``.
+
+    ``rule="code"`` gives the authors' public code's h = med ‖x_i − y_j‖² / log M
+    instead (twice as wide for M = 16; Liu and Wang's choice for large M).
 
     ``x[..., M, d]`` are the M particles whose scores enter the SVGD average.
     Without ``y`` the median runs over the M(M − 1)/2 distinct pairs of ``x``;
@@ -72,7 +75,11 @@ def median_bandwidth(x: Tensor, y: Tensor | None = None, *, min_bandwidth: float
     """
     _check_particles("x", x)
     require_positive("min_bandwidth", min_bandwidth)
+    if rule not in ("paper", "code"):
+        raise ConfigError(f"rule must be 'paper' or 'code', got {rule!r}")
     M = x.shape[-2]
+    if rule == "code" and M < 2:
+        raise ConfigError("the public code's rule log M needs at least two particles")
     with torch.no_grad():
         if y is None:
             if M < 2:
@@ -83,7 +90,8 @@ def median_bandwidth(x: Tensor, y: Tensor | None = None, *, min_bandwidth: float
             _check_particles("y", y)
             d2 = pairwise_sq_distances(x, y).flatten(-2)  # [..., M K]
         med = d2.median(dim=-1).values
-        return (med / (2.0 * math.log(M + 1))).clamp_min(min_bandwidth)
+        denominator = 2.0 * math.log(M + 1) if rule == "paper" else math.log(M)
+        return (med / denominator).clamp_min(min_bandwidth)
 
 
 def rbf_kernel(x: Tensor, y: Tensor, h: Tensor | float) -> tuple[Tensor, Tensor]:

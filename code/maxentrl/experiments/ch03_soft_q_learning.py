@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -37,7 +38,8 @@ from maxentrl.experiments.config import ExperimentConfig, bounded, choice
 from maxentrl.experiments.harness import Experiment, RunContext, register
 from maxentrl.svgd import amortized_svgd_loss, median_bandwidth, svgd_direction
 
-__all__ = ["Ch03Config", "run", "mixture_1d_log_density", "mixture_2d", "EXPERIMENT", "Q_STATES"]
+__all__ = ["Ch03Config", "run", "mixture_1d_log_density", "mixture_2d", "EXPERIMENT", "Q_STATES", "partial_result",
+           "save_partial", "full_run_status"]
 
 Q_STATES = ((-2.5, 0.0), (0.0, 0.0), (2.5, 2.5))
 """States at which Figure 1 (right) shows Q over actions (the public code's plotter)."""
@@ -53,16 +55,16 @@ class Ch03Config(ExperimentConfig):
     cpu_threads: int = bounded(1, 0, 256)
     """Torch threads on the CPU (0: leave torch's default)."""
 
-    svgd_particles: int = bounded(200, 2, 100_000)
+    svgd_particles: int = bounded(100, 2, 100_000)
     """C3.1: number of SVGD particles."""
 
-    svgd_iterations: int = bounded(3000, 1, 10**6)
+    svgd_iterations: int = bounded(2000, 1, 10**6)
     """C3.1: SVGD iterations."""
 
     svgd_step: float = bounded(0.5, 1e-6, 10.0)
     """C3.1: base step size (scaled per particle by AdaGrad, as in Liu and Wang's code)."""
 
-    amortized_steps: int = bounded(1500, 1, 10**6)
+    amortized_steps: int = bounded(1200, 1, 10**6)
     """C3.2: Adam steps of the amortized sampler."""
 
     amortized_particles: int = bounded(64, 2, 4096)
@@ -74,13 +76,13 @@ class Ch03Config(ExperimentConfig):
     amortized_eval: int = bounded(20_000, 100, 10**7)
     """C3.2: samples drawn to measure the mode weights."""
 
-    mg_seeds: int = bounded(4, 1, 256)
+    mg_seeds: int = bounded(3, 1, 256)
     """C3.3: seeds per method and per version of the task (all in one ensemble)."""
 
     mg_variants: str = choice("both", "both", "code", "paper")
     """C3.3: which version of the multi-goal task to train on (``both``: code's and paper's side by side)."""
 
-    mg_steps: int = bounded(5000, 1, 10**7)
+    mg_steps: int = bounded(4000, 1, 10**7)
     """C3.3: environment steps per seed (public code: 100,000; paper: 1,000,000)."""
 
     mg_hidden: int = bounded(64, 4, 4096)
@@ -106,6 +108,9 @@ class Ch03Config(ExperimentConfig):
 
     mg_target_update: int = bounded(500, 1, 10**6)
     """C3.3: environment steps between target copies (paper and code: 1000)."""
+
+    sql_bandwidth: str = choice("code", "code", "paper")
+    """C3.3-C3.4: soft Q-learning's kernel bandwidth rule (the public code's med/log M, or App. D.1's)."""
 
     mg_eval_rollouts: int = bounded(100, 1, 100_000)
     """C3.3: evaluation rollouts per seed from the start distribution."""
@@ -134,13 +139,13 @@ class Ch03Config(ExperimentConfig):
     c34_lr: float = bounded(1e-3, 1e-6, 1.0)
     """C3.4: learning rate of critic and actor."""
 
-    c34_target_update: int = bounded(500, 1, 10**6)
+    c34_target_update: int = bounded(100, 1, 10**6)
     """C3.4: environment steps between target copies (paper's swimmer: 5000)."""
 
     c34_finish: float = bounded(10.0, 1e-3, 1e3)
     """C3.4: distance of the finish line ahead of the start."""
 
-    c34_bonus: float = bounded(2.0, 0.0, 1e3)
+    c34_bonus: float = bounded(3.0, 0.0, 1e3)
     """C3.4: reward per step past the finish line, on top of the speed."""
 
     c34_horizon: int = bounded(30, 1, 100_000)
@@ -284,6 +289,7 @@ def _mg_agent_config(config: Ch03Config, method: str) -> AgentConfig:
         policy_lr=config.mg_policy_lr, batch_size=64, value_samples=config.mg_value_samples,
         svgd_fixed=config.mg_particles, svgd_updated=config.mg_particles, policy_states=config.mg_policy_states,
         target_update_every=config.mg_target_update, min_replay=100, replay_capacity=config.mg_steps,
+        bandwidth_rule=config.sql_bandwidth,
     )
 
 
@@ -373,6 +379,7 @@ def _c34_agent_config(config: Ch03Config, method: str, swimmer: bool) -> AgentCo
         batch_size=64, value_samples=config.c34_value_samples, svgd_fixed=config.c34_particles,
         svgd_updated=config.c34_particles, policy_states=32, target_update_every=config.c34_target_update,
         min_replay=config.c34_min_replay, replay_capacity=config.c34_steps, q_scale=1.0 if swimmer else 0.0,
+        bandwidth_rule=config.sql_bandwidth,
     )
 
 
@@ -446,15 +453,104 @@ def run(config: Ch03Config, ctx: RunContext) -> dict:
     return results
 
 
+STAGE_NAMES = ("C3.1", "C3.2", "C3.3 sql", "C3.3 ddpg", "C3.4 sql", "C3.4 ddpg")
+"""The experiment's stages, in order."""
+
+
+def partial_result(checkpoint: str | Path) -> dict:
+    """What a checkpoint of an unfinished run holds: finished stages' results, the current stage's progress, provenance.
+
+    For a ``full`` run that could not finish on the machine at hand, this is
+    what can be committed (the checkpoint itself holds replay memories and is
+    too large): ``save_partial`` writes it next to where the result would go.
+    """
+    from maxentrl.device import device_name
+    from maxentrl.provenance import to_jsonable
+
+    saved = torch.load(Path(checkpoint), map_location="cpu", weights_only=False)
+    current = saved.get("current")
+    progress = None
+    if current is not None:
+        st = current["state"]
+        progress = {"stage": current["stage"], "steps": int(st.get("steps", st.get("step", 0))),
+                    "elapsed_s": round(float(current.get("elapsed_s", 0.0)), 1)}
+    segments = saved.get("segments", [])
+    return {
+        "experiment": saved["experiment"], "preset": saved["preset"], "seed": saved["seed"], "config": saved["config"],
+        "finished_stages": [n for n in STAGE_NAMES if n in saved["done"]],
+        "results": to_jsonable({k: v for n in STAGE_NAMES if n in saved["done"] for k, v in saved["done"][n].items()}),
+        "in_progress": progress,
+        "provenance": {"device_type": saved["device_type"], "device_name": device_name(torch.device(saved["device_type"])),
+                       "commits": sorted({seg["commit"] for seg in segments}), "segments": segments,
+                       "wall_time_s": round(sum(seg["wall_time_s"] for seg in segments), 1),
+                       "stage_timings_s": saved.get("timings", {})},
+    }
+
+
+def save_partial(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write :func:`partial_result` of ``checkpoint`` as ``<stem>.partial.json`` into the folder ``out``."""
+    from maxentrl.experiments.harness import result_stem
+    from maxentrl.provenance import atomic_write_json
+
+    part = partial_result(checkpoint)
+    path = Path(out) / f"{result_stem(part['experiment'], part['preset'], part['seed'])}.partial.json"
+    atomic_write_json(path, part)
+    return path
+
+
+def full_run_status(seed: int = 0) -> dict:
+    """What of the ``full`` preset has been run, from the files under ``data/results/ch03_soft_q_learning/``.
+
+    Returns ``{"finished": [...], "to_run": [...], "text": ...}``: a complete
+    result file if one is committed, else a partial one (:func:`save_partial`),
+    else nothing.
+    """
+    import json
+
+    from maxentrl.experiments.harness import committed_result, result_stem
+    from maxentrl.paths import data_dir
+
+    full = committed_result(NAME, preset="full", seed=seed)
+    if full is not None:
+        p = full.provenance
+        return {"finished": list(STAGE_NAMES), "to_run": [], "results": full.results, "config": full.config,
+                "text": f"The full preset has run completely: {p['device_name']}, {p['wall_time_s']:.0f} s, "
+                        f"commit {p['git_commit'][:12]}."}
+    try:
+        path = data_dir() / "results" / NAME / f"{result_stem(NAME, 'full', seed)}.partial.json"
+    except FileNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        return {"finished": [], "to_run": list(STAGE_NAMES), "results": {}, "config": None,
+                "text": "No part of the full preset has been run and committed yet; all its stages are still to run: "
+                        + ", ".join(STAGE_NAMES) + "."}
+    part = json.loads(path.read_text(encoding="utf-8"))
+    full_cfg = dataclasses.asdict(EXPERIMENT.presets["full"])
+    differs = sorted(k for k in full_cfg if part["config"].get(k) != (list(full_cfg[k]) if isinstance(full_cfg[k], tuple) else full_cfg[k]))
+    done = part["finished_stages"]
+    todo = [n for n in STAGE_NAMES if n not in done]
+    prov = part["provenance"]
+    lines = [f"Full preset, run on {prov['device_name']} for {prov['wall_time_s']:.0f} s (commit "
+             f"{', '.join(c[:12] for c in prov['commits'])})" + (f", with these fields changed: {', '.join(differs)}" if differs else "") + ".",
+             f"Finished stages: {', '.join(done) if done else 'none'}."]
+    if part["in_progress"]:
+        ip = part["in_progress"]
+        lines.append(f"Stage {ip['stage']} was interrupted after {ip['steps']} steps per seed.")
+    lines.append(f"Still to run: {', '.join(todo) if todo else 'nothing'}.")
+    return {"finished": done, "to_run": todo, "results": part["results"], "config": part["config"], "text": "\n".join(lines)}
+
+
 QUICK = Ch03Config()
 
 FULL = dataclasses.replace(
     QUICK,
     cpu_threads=0,
     svgd_particles=1000,
+    svgd_iterations=3000,
     amortized_steps=5000,
     amortized_eval=200_000,
     mg_seeds=16,
+    mg_particles=16,
     mg_steps=100_000,
     mg_hidden=128,
     mg_q_lr=3e-4,
@@ -477,9 +573,11 @@ FULL = dataclasses.replace(
     chunk=1000,
 )
 
+NAME = "ch03_soft_q_learning"
+
 EXPERIMENT = register(
     Experiment(
-        name="ch03_soft_q_learning",
+        name=NAME,
         chapter=3,
         summary="SVGD, amortized SVGD, soft Q-learning vs DDPG on the multi-goal task and a swimmer with a finish line",
         config_type=Ch03Config,
