@@ -583,9 +583,9 @@ EXPERIMENT = register(
         config_type=Ch03Config,
         presets={"quick": QUICK, "full": FULL},
         run=run,
-        smoke={"svgd_iterations": "200", "amortized_steps": "60", "amortized_eval": "500", "mg_seeds": "1",
-               "mg_steps": "240", "mg_hidden": "16", "mg_particles": "4", "mg_eval_rollouts": "8",
-               "c34_seeds": "2", "c34_steps": "240", "c34_hidden": "16", "c34_particles": "4", "c34_eval_rollouts": "2",
+        smoke={"svgd_iterations": "100", "amortized_steps": "60", "amortized_eval": "500", "mg_seeds": "1",
+               "mg_steps": "200", "mg_hidden": "16", "mg_particles": "4", "mg_eval_rollouts": "8",
+               "c34_seeds": "2", "c34_steps": "200", "c34_hidden": "16", "c34_particles": "4", "c34_eval_rollouts": "2",
                "chunk": "40"},
     )
 )
