@@ -313,10 +313,10 @@ def _rollouts(agent: ActorCritic, task, n: int, *, generator: torch.Generator, k
     and the first ``keep`` trajectories ``[E, keep, T + 1, 2]``)."""
     pos = task.reset((agent.E, n), generator=generator)
     horizon = int(task.horizon.max()) if torch.is_tensor(task.horizon) else task.horizon
-    goal = torch.full((agent.E, n), -1, dtype=torch.long)
-    alive = torch.ones((agent.E, n), dtype=torch.bool)
+    goal = torch.full((agent.E, n), -1, dtype=torch.long, device=pos.device)
+    alive = torch.ones((agent.E, n), dtype=torch.bool, device=pos.device)
     traj = [pos[:, :keep].clone()]
-    limit = task.horizon.view(-1, 1) if torch.is_tensor(task.horizon) else torch.full((agent.E, 1), horizon)
+    limit = (task.horizon.view(-1, 1) if torch.is_tensor(task.horizon) else torch.full((agent.E, 1), horizon)).to(pos.device)
     for t in range(horizon):
         a = agent.actions(pos, 1, generator=generator)[:, :, 0]
         nxt, _, term = task.step(pos, a)
@@ -326,20 +326,21 @@ def _rollouts(agent: ActorCritic, task, n: int, *, generator: torch.Generator, k
         goal = torch.where(alive & (goal < 0) & (d < 1.0), g, goal)
         alive = alive & ~(term & alive)
         traj.append(pos[:, :keep].clone())
-    return goal, torch.stack(traj, dim=2)
+    return goal.cpu(), torch.stack(traj, dim=2).cpu()
 
 
 def _q_landscape(agent: ActorCritic, member: int, *, generator: torch.Generator, grid: int = 41,
                  samples: int = 100) -> dict:
     """Q over a grid of actions and policy samples at the three states of Figure 1, for one member."""
-    a1 = torch.linspace(-1, 1, grid)
+    dev = agent.critic.weights[0].device
+    a1 = torch.linspace(-1, 1, grid, device=dev)
     A = torch.stack(torch.meshgrid(a1, a1, indexing="xy"), dim=-1).reshape(-1, 2)  # [G², 2]
-    obs = torch.tensor(Q_STATES, dtype=torch.float32).unsqueeze(0).expand(agent.E, -1, -1).contiguous()
+    obs = torch.tensor(Q_STATES, dtype=torch.float32, device=dev).unsqueeze(0).expand(agent.E, -1, -1).contiguous()
     with torch.no_grad():
         Q = agent.q(obs, A.view(1, 1, -1, 2).expand(agent.E, len(Q_STATES), -1, -1).contiguous())
     acts = agent.actions(obs, samples, generator=generator)
     return {"Q": Q[member].reshape(len(Q_STATES), grid, grid).tolist(), "actions": acts[member].tolist(),
-            "grid": a1.tolist()}
+            "grid": a1.tolist()}  # .tolist() copies to the host
 
 
 def _multigoal(config: Ch03Config, ctx: RunContext, method: str, stream: int) -> dict:
@@ -404,11 +405,11 @@ def _swimmer(config: Ch03Config, ctx: RunContext, method: str, stream: int) -> d
     trainer = Trainer(agent, env, generator=gen)
     _train(ctx, trainer, config.c34_steps, config.chunk, f"C3.4 {method}")
     # final policy, without exploration noise: where do its episodes end?
-    final_x = torch.zeros((config.c34_seeds, config.c34_eval_rollouts))
+    final_x = torch.zeros((config.c34_seeds, config.c34_eval_rollouts), device=gen.device)
     eval_env = _c34_env(config, config.c34_seeds, gen)
     for k in range(config.c34_eval_rollouts):
         obs = eval_env.reset()
-        x = torch.zeros(config.c34_seeds)
+        x = torch.zeros(config.c34_seeds, device=gen.device)
         for _ in range(config.c34_horizon):
             a = agent.actions(obs.unsqueeze(1), 1, generator=gen)[:, 0, 0]
             _, _, _, _, info = eval_env.step(a)
