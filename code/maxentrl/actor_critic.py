@@ -196,8 +196,8 @@ class Trainer:
 
     ``env`` is a batched environment with one copy per member
     (:mod:`maxentrl.envs.vector`). Every finished episode is logged as
-    ``{"member", "step", "return", "max_x"}`` (``max_x``: the largest forward
-    position reached, for tasks that report one; else NaN).
+    ``{"member", "step", "return", "max_x", "min_x"}`` (the largest and the
+    smallest forward position reached, for tasks that report one; else NaN).
     """
 
     def __init__(self, agent: ActorCritic, env: Any, *, generator: torch.Generator) -> None:
@@ -208,6 +208,7 @@ class Trainer:
         self.noise = torch.zeros((agent.E, env.act_dim), device=agent.device)
         self.ep_return = torch.zeros(agent.E, device=agent.device)
         self.ep_max_x = torch.full((agent.E,), float("-inf"), device=agent.device)
+        self.ep_min_x = torch.full((agent.E,), float("inf"), device=agent.device)
         self.episodes: list[dict[str, float]] = []
         self.obs = env.reset()
 
@@ -232,13 +233,17 @@ class Trainer:
             self.ep_return += r
             if "x" in info:
                 self.ep_max_x = torch.maximum(self.ep_max_x, info["x"])
+                self.ep_min_x = torch.minimum(self.ep_min_x, info["x"])
             done = term | trunc
             if bool(done.any()):
                 for m in torch.nonzero(done).flatten().tolist():
                     mx = float(self.ep_max_x[m]) if "x" in info else float("nan")
-                    self.episodes.append({"member": m, "step": self.steps, "return": float(self.ep_return[m]), "max_x": mx})
+                    mn = float(self.ep_min_x[m]) if "x" in info else float("nan")
+                    self.episodes.append({"member": m, "step": self.steps, "return": float(self.ep_return[m]),
+                                          "max_x": mx, "min_x": mn})
                 self.ep_return = torch.where(done, torch.zeros_like(self.ep_return), self.ep_return)
                 self.ep_max_x = torch.where(done, torch.full_like(self.ep_max_x, float("-inf")), self.ep_max_x)
+                self.ep_min_x = torch.where(done, torch.full_like(self.ep_min_x, float("inf")), self.ep_min_x)
                 self.noise = torch.where(done.unsqueeze(-1), torch.zeros_like(self.noise), self.noise)
             if len(self.replay) >= c.min_replay:
                 for _ in range(c.updates_per_step):
@@ -250,7 +255,7 @@ class Trainer:
         return {
             "agent": self.agent.state_dict(), "replay": self.replay.state_dict(), "env": self.env.state_dict(),
             "steps": self.steps, "noise": self.noise.clone(), "ep_return": self.ep_return.clone(),
-            "ep_max_x": self.ep_max_x.clone(), "episodes": list(self.episodes), "obs": self.obs.clone(),
+            "ep_max_x": self.ep_max_x.clone(), "ep_min_x": self.ep_min_x.clone(), "episodes": list(self.episodes), "obs": self.obs.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -258,4 +263,5 @@ class Trainer:
         self.replay.load_state_dict(state["replay"])
         self.env.load_state_dict(state["env"])
         self.steps, self.episodes = int(state["steps"]), list(state["episodes"])
-        self.noise, self.ep_return, self.ep_max_x, self.obs = state["noise"], state["ep_return"], state["ep_max_x"], state["obs"]
+        self.noise, self.ep_return, self.obs = state["noise"], state["ep_return"], state["obs"]
+        self.ep_max_x, self.ep_min_x = state["ep_max_x"], state["ep_min_x"]

@@ -425,7 +425,7 @@ def _swimmer(config: Ch03Config, ctx: RunContext, method: str, stream: int) -> d
         rows.append({"method": method, "seed": m, "max_forward": best, "crossed": bool(best >= config.c34_finish),
                      "first_crossing_step": crossing, "final_mean_x": float(final_x[m].mean()),
                      "final_forward_share": float((final_x[m] > 0).double().mean())})
-    curve = [[e["step"], e["member"], e["max_x"]] for e in episodes]
+    curve = [[e["step"], e["member"], e["max_x"], e["min_x"]] for e in episodes]
     return {f"c34_{method}_table": rows, f"c34_{method}_episodes": curve,
             f"c34_{method}_crossed_fraction": sum(r["crossed"] for r in rows) / len(rows)}
 

@@ -48,7 +48,7 @@ def svgd_1d_figure(R: dict[str, Any]) -> Figure:
             ax.hist(x, bins=np.linspace(-13, 6, 77), density=True, histtype="stepfilled" if last else "step",
                     alpha=0.45 if last else 0.9, color="C0" if last else plt.cm.Greys(0.35 + 0.5 * k / len(its)),
                     label=f"iteration {it}")
-        ax.plot(grid, _mixture_1d(grid), "k--", lw=1.2, label=r"target $\frac13\mathcal N(-2,1)+\frac23\mathcal N(2,1)$")
+        ax.plot(grid, _mixture_1d(grid), "k--", lw=1.2, label=r"target $\frac{1}{3}\mathcal{N}(-2,1)+\frac{2}{3}\mathcal{N}(2,1)$")
         ax.set(title=title, xlabel="$x$", xlim=(-13, 6))
     axes[0].set_ylabel("density of particles")
     axes[1].legend(fontsize=7, loc="upper left")
@@ -161,20 +161,30 @@ def swimmer_table(R: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def swimmer_figure(R: dict[str, Any], *, finish: float, title: str) -> Figure:
-    """Forward distance by seed (paper's Figures 3a and 6): per episode, the farthest forward position, against steps."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-    for ax, method in zip(axes, ("sql", "ddpg")):
+    """Forward distance by seed (the paper's Figures 3a and 6): per episode, the band between the farthest backward
+    and farthest forward positions, against environment steps, one row of panels per method."""
+    seeds = sorted({int(e[1]) for e in R["c34_sql_episodes"]})
+    fig, axes = plt.subplots(2, len(seeds), figsize=(1.6 * len(seeds) + 1, 4.6), sharex=True, sharey=True, squeeze=False)
+    for row, method in enumerate(("sql", "ddpg")):
         ep = np.asarray(R[f"c34_{method}_episodes"], dtype=float)
-        for m in np.unique(ep[:, 1]).astype(int):
+        table = {r["seed"]: r for r in R[f"c34_{method}_table"]}
+        for col, m in enumerate(seeds):
+            ax = axes[row, col]
             e = ep[ep[:, 1] == m]
-            ax.plot(e[:, 0], e[:, 2], lw=0.8, alpha=0.8, label=f"seed {m}")
-        ax.axhline(finish, color="r", lw=1.2, label="finish line")
-        ax.axhline(0, color="k", lw=0.5)
+            ax.fill_between(e[:, 0], e[:, 3], e[:, 2], color=COLORS[method], alpha=0.35, lw=0)
+            ax.plot(e[:, 0], e[:, 2], color=COLORS[method], lw=0.6)
+            ax.axhline(finish, color="r", lw=1)
+            ax.axhline(0, color="k", lw=0.4)
+            end = "forward" if table[m]["final_mean_x"] > 0 else "backward"
+            ax.set_title(f"seed {m}: ends {end}", fontsize=7)
+            ax.tick_params(labelsize=6)
+        axes[row, 0].set_ylabel(f"{LABELS[method]}\nposition", fontsize=8)
         crossed = R[f"c34_{method}_crossed_fraction"]
-        ax.set(xlabel="environment steps", title=f"{LABELS[method]}: {100 * crossed:.0f}% of seeds cross")
-    axes[0].set_ylabel("farthest forward position in the episode")
-    axes[1].legend(fontsize=6, ncol=2)
-    fig.suptitle(title, fontsize=10)
+        axes[row, -1].text(1.02, 0.5, f"{100 * crossed:.0f}% cross", transform=axes[row, -1].transAxes, rotation=90,
+                           va="center", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("steps", fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
