@@ -11,11 +11,20 @@ This module holds what they share: the plot style, and :func:`describe_run`,
 the sentence that says which run a figure shows — the quick run made while
 the page was built, or a committed full-preset result with its device, its
 commit and how that commit relates to the one the page was built from.
+
+The sentences are written for the HTML page being built, unless the
+environment variable ``MAXENTRL_PAGE`` is ``notebook``: ``tools/sync_notebooks.py``
+sets it when it runs a chapter to write the chapter's Colab notebook, whose text
+is read later, at another commit and on another machine. There the quick run
+is the one the notebook's own cells make (not a time on the machine that wrote
+it), and the page's commit is unknown (not a distance in commits that the next
+commit would make wrong).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,7 +98,7 @@ class CommitStatus:
 
     def sentence(self) -> str:
         """One clause for a caption or a paragraph."""
-        dirty = " from a checkout with uncommitted changes" if self.result.endswith("+dirty") else ""
+        dirty = " in a checkout with uncommitted changes" if self.result.endswith("+dirty") else ""
         if self.page == "unknown":
             return f"made at commit {short_commit(self.result)}{dirty}; the commit of this page is not known"
         if self.same:
@@ -107,13 +116,18 @@ class CommitStatus:
         return where + "; the package's code has not changed since"
 
 
+def for_notebook() -> bool:
+    """Whether the sentences are written into a generated notebook (``MAXENTRL_PAGE=notebook``), not a page."""
+    return os.environ.get("MAXENTRL_PAGE", "") == "notebook"
+
+
 def commit_status(result_commit: str, *, page_commit: str | None = None, code_dir: Path = _PACKAGE) -> CommitStatus:
     """Compare ``result_commit`` with ``page_commit`` (default: the checkout of ``code_dir``, read with git).
 
     ``code_dir`` is the package's source folder (``code/maxentrl`` of this checkout).
     """
     code_dir = Path(code_dir)
-    page = page_commit if page_commit is not None else git_commit(code_dir)
+    page = page_commit if page_commit is not None else ("unknown" if for_notebook() else git_commit(code_dir))
     result_sha = result_commit.partition("+dirty")[0]
     page_sha = page.partition("+dirty")[0]
     if page == "unknown" or result_commit in ("", "unknown"):
@@ -159,7 +173,7 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
         prov = result.provenance
         device = prov.get("device_name") or prov.get("device") or "an unrecorded device"
         if result.preset == "quick":
-            return f"quick preset, run for this page on {device}"
+            return "quick preset, run by this notebook's cells" if for_notebook() else f"quick preset, run for this page on {device}"
         commit = str(prov.get("git_commit") or "unknown")
         status = commit_status(commit, page_commit=page_commit)
         return f"{result.preset} preset, {device}, commit {short_commit(commit)} ({status.short()})"
@@ -168,6 +182,8 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
     took = f"{wall:,.0f} s" if isinstance(wall, (int, float)) and wall >= 10 else (
         f"{wall:.1f} s" if isinstance(wall, (int, float)) else "an unrecorded time")
     if result.preset == "quick":
+        if for_notebook():
+            return "the quick preset, which the cells of this notebook run"
         device = prov.get("device_name") or prov.get("device")
         return f"the quick preset, run while this page was built ({took} on {device})"
     return f"the committed {result.preset}-preset result ({took}, {describe_provenance(prov, page_commit=page_commit)})"

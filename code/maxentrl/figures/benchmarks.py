@@ -8,6 +8,7 @@ functions; the appendix plots everything.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from maxentrl.paths import data_dir
 __all__ = [
     "load_benchmark",
     "maxent_irl_figure",
+    "maxent_irl_rows",
+    "maxent_irl_sentences",
     "maxent_irl_summary",
     "maxent_irl_table",
     "provenance_sentence",
@@ -46,6 +49,8 @@ def provenance_sentence(bench: Mapping[str, Any], *, page_commit: str | None = N
     if prov.get("torch_version"):
         extras.append(f"torch {prov['torch_version']}")
     load = prov.get("load_average_1min_before_after")
+    if not load and prov.get("load_average_before") and prov.get("load_average_after"):
+        load = (prov["load_average_before"][0], prov["load_average_after"][0])
     if load:
         extras.append(f"one-minute load average {load[0]:.2f} before and {load[1]:.2f} after")
     return text + (f" ({', '.join(extras)})" if extras else "")
@@ -113,54 +118,131 @@ def soft_value_iteration_table(bench: Mapping[str, Any]) -> str:
 
 
 # -- Algorithm 1 of maximum-entropy IRL --------------------------------------------------------
-def maxent_irl_summary(bench: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers a chapter quotes from ``maxent_irl.json`` (the CPU rows, or all rows without any).
+_IRL_STYLE = {"shaped": "o-", "shaped-1thread": "o:", "log": "s--"}
 
-    Keys: ``states``, ``actions``, ``horizon`` and ``seconds`` (one full computation) and
-    ``sweep_ms`` (one backward plus one forward sweep) at the largest graph;
-    ``sweeps_per_s`` there; ``slope``, the fitted log-log slope of the time per sweep
-    against the number of states; ``threads``.
+
+def maxent_irl_rows(bench: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``maxent_irl.json`` sorted by device, method and size, each with its ``method`` and ``dtype``.
+
+    Files written before the shaped passes existed time the log-space passes only and name neither; their
+    rows get ``method="log"`` and the precision recorded in the provenance.
     """
-    rows = [r for r in bench["rows"] if r["device"] == "cpu"] or list(bench["rows"])
-    rows = sorted(rows, key=lambda r: r["states"])
-    S = np.array([r["states"] for r in rows], dtype=float)
-    sweep = np.array([r["per_sweep_ms"] for r in rows], dtype=float)
-    slope = float(np.polyfit(np.log(S), np.log(sweep), 1)[0]) if len(rows) > 1 else float("nan")
-    big = rows[-1]
+    dtype = bench["provenance"].get("dtype", "float32")
+    rows = [{"method": "log", "dtype": dtype, **r} for r in bench["rows"]]
+    return sorted(rows, key=lambda r: (r["device"], r["method"], r["states"]))
+
+
+def _largest(rows: list[dict[str, Any]], device: str, method: str) -> dict[str, Any] | None:
+    sub = [r for r in rows if r["device"].startswith(device) and r["method"] == method]
+    return max(sub, key=lambda r: r["states"]) if sub else None
+
+
+def maxent_irl_summary(bench: Mapping[str, Any]) -> dict[str, Any]:
+    """The numbers a chapter quotes from ``maxent_irl.json``, at the largest CPU graph (or the largest of any).
+
+    Keys: ``states``, ``actions``, ``horizon``; ``log_seconds`` and ``log_sweep_ms`` (one computation and
+    one backward plus forward sweep, log-space passes, in ``log_dtype``); ``shaped_seconds`` and
+    ``shaped_1thread_seconds`` (the shaped passes, with the sparse products on two threads and on one; NaN
+    where not measured); ``cuda_seconds`` (log-space passes on a GPU, NaN without one); ``slope``, the
+    fitted log-log slope of the log-space time per sweep against the number of states; ``threads``;
+    ``has_shaped``; and, from the accuracy check of the shaped passes against float64 log space (NaN
+    without one), ``dijkstra_s``, ``max_rel_error`` (of every positive D_s and D_a), ``max_abs_error_log_Z``,
+    ``log_Z_lo`` and ``log_Z_hi``.
+    """
+    rows = maxent_irl_rows(bench)
+    device = "cpu" if any(r["device"] == "cpu" for r in rows) else rows[0]["device"]
+    log = sorted((r for r in rows if r["device"] == device and r["method"] == "log"), key=lambda r: r["states"])
+    big_log = log[-1]
+    S = np.array([r["states"] for r in log], dtype=float)
+    sweep = np.array([r["per_sweep_ms"] for r in log], dtype=float)
+    nan = float("nan")
+
+    def seconds(row: dict[str, Any] | None) -> float:
+        return float(row["best_s"]) if row is not None and row["states"] == big_log["states"] else nan
+
+    acc = bench.get("accuracy") or {}
     return {
-        "states": int(big["states"]),
-        "actions": int(big["actions"]),
-        "horizon": int(big["horizon"]),
-        "seconds": float(big["best_s"]),
-        "sweep_ms": float(big["per_sweep_ms"]),
-        "sweeps_per_s": 1000.0 / float(big["per_sweep_ms"]),
-        "slope": slope,
+        "states": int(big_log["states"]),
+        "actions": int(big_log["actions"]),
+        "horizon": int(big_log["horizon"]),
+        "log_seconds": float(big_log["best_s"]),
+        "log_sweep_ms": float(big_log["per_sweep_ms"]),
+        "log_dtype": big_log["dtype"],
+        "shaped_seconds": seconds(_largest(rows, device, "shaped")),
+        "shaped_1thread_seconds": seconds(_largest(rows, device, "shaped-1thread")),
+        "cuda_seconds": seconds(_largest(rows, "cuda", "log")),
+        "slope": float(np.polyfit(np.log(S), np.log(sweep), 1)[0]) if len(log) > 1 else nan,
         "threads": int(bench["provenance"].get("threads", 0)),
+        "has_shaped": _largest(rows, device, "shaped") is not None,
+        "dijkstra_s": float(acc.get("dijkstra_s", nan)),
+        "max_rel_error": max(float(acc.get("max_rel_error_D_state", nan)), float(acc.get("max_rel_error_D_action", nan))),
+        "max_abs_error_log_Z": float(acc.get("max_abs_error_log_Z", nan)),
+        "log_Z_lo": float(acc.get("log_Z_range", [nan, nan])[0]),
+        "log_Z_hi": float(acc.get("log_Z_range", [nan, nan])[1]),
     }
 
 
+def maxent_irl_sentences(bench: Mapping[str, Any]) -> str:
+    """What the committed Algorithm 1 benchmark shows, in a few sentences for chapter 6 (numbers from
+    :func:`maxent_irl_summary`); says so when the file predates the shaped passes."""
+    s = maxent_irl_summary(bench)
+    device = bench["provenance"].get("device_name") or bench["provenance"].get("device", "an unrecorded device")
+    where = f"On {device} with {s['threads']} torch thread{'s' if s['threads'] != 1 else ''}"
+    size = (f"the largest graph has {s['states']:,} states and {s['actions']:,} actions, and one computation whose "
+            f"horizon crosses the map (N = {s['horizon']}) takes")
+    gpu = ("" if math.isnan(s["cuda_seconds"]) else
+           f" On the GPU the log-space passes take {s['cuda_seconds'] * 1000:.0f} ms for it.")
+    if not s["has_shaped"]:
+        return (f"{where}, {size} {s['log_seconds']:.2f} s with the log-space passes in {s['log_dtype']}, "
+                f"{s['log_sweep_ms']:.1f} ms per backward and forward sweep. The committed measurement predates the "
+                "shaped passes and times the log-space ones only; running benchmarks/bench_maxent_irl.py again "
+                "times both and checks the shaped result against a double-precision log-space run." + gpu)
+    single = ("" if math.isnan(s["shaped_1thread_seconds"]) else
+              f" ({s['shaped_1thread_seconds']:.2f} s with every sparse product on one thread)")
+    return (f"{where}, {size} {s['shaped_seconds']:.2f} s with the shaped passes in float64, Dijkstra's potential "
+            f"included ({s['dijkstra_s']:.2f} s of it){single}, against {s['log_seconds']:.2f} s with the log-space "
+            f"passes in {s['log_dtype']}. The shaped result agrees with a double-precision log-space run to "
+            f"{s['max_rel_error']:.1e} relative error in every visitation frequency and {s['max_abs_error_log_Z']:.1e} "
+            f"in log Z, over log partition functions from {s['log_Z_lo']:.0f} to {s['log_Z_hi']:.0f}." + gpu)
+
+
 def maxent_irl_figure(bench: Mapping[str, Any]) -> Figure:
-    """Time per sweep (left) and per full computation (right) against the number of states, one curve per device."""
-    fig, (ax0, ax1) = new_figure(1, 2, figsize=(9, 3.3))
-    for dev in sorted({r["device"] for r in bench["rows"]}):
-        rs = sorted((r for r in bench["rows"] if r["device"] == dev), key=lambda r: r["states"])
-        S = np.array([r["states"] for r in rs])
-        ax0.plot(S, [r["per_sweep_ms"] for r in rs], "o-", label=dev)
-        ax1.plot(S, [r["best_s"] for r in rs], "o-", label=dev)
-    ax0.set(xlabel="states (road segments)", ylabel="ms per backward + forward sweep")
-    ax1.set(xlabel="states (road segments)", ylabel="s per computation, N = 2 × side")
+    """Time per full computation (left) and per backward and forward sweep (right) against the number of
+    states, one curve per device and method (the shaped passes include Dijkstra's potential); a dotted line
+    at one second."""
+    rows = maxent_irl_rows(bench)
+    fig, (ax0, ax1) = new_figure(1, 2, figsize=(10, 3.5))
+    for device in sorted({r["device"] for r in rows}):
+        for method in sorted({r["method"] for r in rows if r["device"] == device}):
+            rs = [r for r in rows if r["device"] == device and r["method"] == method]
+            label = f"{device}, {method} ({rs[0]['dtype']})"
+            style = _IRL_STYLE.get(method, "^-") if device == "cpu" else "^:"
+            ax0.plot([r["states"] for r in rs], [r["best_s"] for r in rs], style, label=label)
+            ax1.plot([r["states"] for r in rs], [r["per_sweep_ms"] for r in rs], style, label=label)
+    ax0.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax0.set(xlabel="states (road segments)", ylabel="s per computation, N = 2 × side")
+    ax1.set(xlabel="states (road segments)", ylabel="ms per backward + forward sweep")
     for ax in (ax0, ax1):
         ax.set_xlim(0)
         ax.set_ylim(0)
-        ax.legend()
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def maxent_irl_table(bench: Mapping[str, Any]) -> str:
-    """Every measured graph as a text table."""
-    lines = [f"{'device':>6} {'side':>5} {'states':>8} {'actions':>8} {'N':>5} {'ms/sweep':>9} {'s total':>8}"]
-    for r in sorted(bench["rows"], key=lambda r: (r["device"], r["states"])):
-        lines.append(f"{r['device']:>6} {r['side']:>5} {r['states']:>8,} {r['actions']:>8,} {r['horizon']:>5} "
-                     f"{r['per_sweep_ms']:>9.2f} {r['best_s']:>8.2f}")
+    """Every measured graph and method as a text table, then the accuracy check of the shaped passes (if any)."""
+    lines = [f"{'device':>6} {'method':>14} {'dtype':>7} {'side':>5} {'states':>8} {'actions':>8} {'N':>5} "
+             f"{'ms/sweep':>9} {'s total':>8}"]
+    for r in maxent_irl_rows(bench):
+        lines.append(f"{r['device']:>6} {r['method']:>14} {r['dtype']:>7} {r['side']:>5} {r['states']:>8,} "
+                     f"{r['actions']:>8,} {r['horizon']:>5} {r['per_sweep_ms']:>9.2f} {r['best_s']:>8.3f}")
+    acc = bench.get("accuracy")
+    if acc:
+        lines += ["", "shaped (float64) against log space (float64), largest graph:",
+                  f"  largest relative error of D_s {acc['max_rel_error_D_state']:.1e}, of D_a {acc['max_rel_error_D_action']:.1e}",
+                  f"  largest error of log Z {acc['max_abs_error_log_Z']:.1e} over log Z in "
+                  f"[{acc['log_Z_range'][0]:.0f}, {acc['log_Z_range'][1]:.0f}]",
+                  f"  Dijkstra's potential {acc['dijkstra_s']:.3f} s; the float64 log-space reference "
+                  f"{acc['reference_log_float64_s']:.2f} s"]
     return "\n".join(lines)

@@ -15,14 +15,31 @@ from matplotlib.figure import Figure
 from maxentrl.figures import new_figure
 
 __all__ = [
+    "BANDIT_LEARNERS",
     "bandit_learning",
+    "bandit_rates",
     "bandit_table",
     "boltzmann_densities",
     "boltzmann_policies",
     "finite_differences",
+    "full_run_note",
+    "has_current_bandit_learners",
+    "logit_ascent",
+    "logit_ascent_summary",
     "mirror_ascent",
     "soft_maximum_vs_temperature",
 ]
+
+BANDIT_LEARNERS = (
+    ("policy", "policy-based S(7), averaged"),
+    ("value", "value-based S(8)–S(12), sample averages"),
+    ("value_rm", "value-based, Robbins–Monro steps"),
+)
+"""The learners of C1.4 (result key suffix, panel title): the two learners at their 1/k rate and the contrast."""
+
+WIDE_RATIO = 1e3
+"""C1.2's contrast: temperatures at which q* varies by more than this factor over the interval are the ones
+where plain ascent on the logits crawls (the chapter speaks of them separately)."""
 
 
 def boltzmann_densities(x: Any, f: Any, taus: Sequence[float], densities: Sequence[Any]) -> Figure:
@@ -126,6 +143,58 @@ def mirror_ascent(result: Any, full: Any | None = None) -> Figure:
     return fig
 
 
+def logit_ascent(result: Any) -> Figure:
+    """C1.2's contrast: the largest KL[q_k ‖ q*] of plain gradient ascent on the logits (solid) and of mirror
+    ascent (dotted) against the step, on log-log axes, with a line falling like 1/k."""
+    plain = np.maximum(np.array(result["c12_plain_kl_curve"]), 1e-18)
+    plain_k = np.array(result["c12_plain_steps"], dtype=float)
+    mirror = np.maximum(np.array(result["c12_kl_curve"]), 1e-18)
+    fig, ax = new_figure(figsize=(6.2, 3.4))
+    for i, tau in enumerate(result["c12_taus"]):
+        ax.loglog(plain_k, plain[:, i], "-", color=f"C{i}", label=f"logits, $\\tau = {tau}$")
+        ax.loglog(np.arange(1, len(mirror) + 1), mirror[:, i], ":", color=f"C{i}", label=f"mirror, $\\tau = {tau}$")
+    mid = len(plain_k) // 2
+    ax.loglog(plain_k, plain[mid, 0] * plain_k[mid] / plain_k, "k--", lw=0.8, label="$\\propto 1/k$")
+    ax.set(xlabel="step $k$", ylabel="largest KL$[q_k\\,\\|\\,q^\\star]$", ylim=(1e-17, 10))
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def logit_ascent_summary(result: Any) -> dict[str, Any]:
+    """The numbers C1.2's contrast quotes: at the temperatures where q* varies by more than
+    :data:`WIDE_RATIO` (``wide_taus``, ``ratio``: the smallest such variation), the final largest KL of plain
+    ascent on the logits (``kl_lo``, ``kl_hi``) and the fitted tail slopes (``slope_lo``, ``slope_hi``), after
+    ``steps`` steps; ``narrow``: a sentence on the other temperatures (empty when there are none). A run
+    without such temperatures is summarized over all of them."""
+    plain = np.maximum(np.array(result["c12_plain_kl_curve"]), 1e-18)
+    qmax, qmin = np.array(result["c12_q_star_max"]), np.array(result["c12_q_star_min"])
+    slopes = np.array(result["c12_plain_tail_slopes"])
+    taus = list(result["c12_taus"])
+    wide = qmax / qmin > WIDE_RATIO
+    if not wide.any():  # a run without such temperatures: speak of all of them
+        wide = np.ones_like(wide)
+    narrow = [t for t, w in zip(taus, wide) if not w]
+    narrow_text = (f"At τ = {', '.join(str(t) for t in narrow)}, where q* varies by a factor of only "
+                   f"{float((qmax / qmin)[~wide].max()):.0f}, it converges geometrically too, to "
+                   f"{float(plain[-1, ~wide].max()):.0e}.") if narrow else ""
+    return {
+        "steps": int(result["c12_plain_steps"][-1]),
+        "kl_lo": float(plain[-1, wide].min()),
+        "kl_hi": float(plain[-1, wide].max()),
+        "slope_lo": float(slopes[wide].min()),
+        "slope_hi": float(slopes[wide].max()),
+        "wide_taus": ", ".join(str(t) for t, w in zip(taus, wide) if w),
+        "ratio": float((qmax / qmin)[wide].min()),
+        "narrow": narrow_text,
+    }
+
+
+def has_current_bandit_learners(res: Any | None) -> bool:
+    """Whether a result holds C1.4 curves of every learner in :data:`BANDIT_LEARNERS` (older full runs lack some)."""
+    return res is not None and all(f"c14_kl_{name}" in res.results for name, _ in BANDIT_LEARNERS)
+
+
 def _plot_bandit(ax: Any, res: Any, learner: str, style: str, label: str) -> None:
     steps = np.maximum(np.array(res["c14_steps"]), 0.8)
     curve = np.array(res[f"c14_kl_{learner}"])
@@ -134,22 +203,69 @@ def _plot_bandit(ax: Any, res: Any, learner: str, style: str, label: str) -> Non
 
 
 def bandit_learning(result: Any, full: Any | None = None) -> Figure:
-    """C1.4. Mean KL[π_k ‖ π^B] against the step for the policy-based (left) and value-based (right) learner."""
-    fig, axes = new_figure(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, learner, title in zip(axes, ("policy", "value"), ("policy-based, S(7)", "value-based, S(8)–S(12)")):
+    """C1.4. Mean KL[π_k ‖ π^B] against the step, one panel per learner of :data:`BANDIT_LEARNERS`, with the
+    line c/k of a sample mean per temperature (dashed). ``full`` is drawn dotted when it has every learner."""
+    full = full if has_current_bandit_learners(full) else None
+    fig, axes = new_figure(1, len(BANDIT_LEARNERS), figsize=(13, 3.8), sharey=True)
+    ks = np.array(result["c14_steps"][1:], dtype=float)
+    for ax, (learner, title) in zip(axes, BANDIT_LEARNERS):
         _plot_bandit(ax, result, learner, "-", "quick")
         if full is not None:
             _plot_bandit(ax, full, learner, ":", "full")
-        ax.set(xlabel="step $k$ (step 0 drawn at 0.8)", title=title)
+        for i, c in enumerate(result["c14_kl_constant"]):
+            ax.loglog(ks, c / ks, "--", color=f"C{i}", lw=0.8)
+        ax.set(xlabel="step $k$ (step 0 drawn at 0.8)", title=title, ylim=(1e-6, 10))
         ax.legend(fontsize=7)
     axes[0].set_ylabel("mean KL$[\\pi_k\\,\\|\\,\\pi^{\\mathcal{B}}]$")
     fig.tight_layout()
     return fig
 
 
+def bandit_rates(result: Any) -> dict[str, Any]:
+    """The numbers C1.4 quotes: ``worst`` (largest final KL) and ``drop`` (smallest factor by which the KL
+    fell) over the two learners; per learner of :data:`BANDIT_LEARNERS` the tail slopes and final k·KL/c at
+    each temperature as text (``<learner>_slopes``, ``<learner>_ratios``); ``taus``; and at the lowest
+    temperature ``low_tau`` the final KL with Robbins–Monro steps (``rm_low``) and sample averages (``sa_low``)."""
+    table = result["c14_table"]
+    rows = {(r["learner"], r["tau"]): r for r in table}
+    taus = list(result["c14_taus"])
+    learners = [r for r in table if r["learner"] != "value_rm"]
+    out: dict[str, Any] = {
+        "worst": max(r["final_kl"] for r in learners),
+        "drop": min(r["initial_kl"] / r["final_kl"] for r in learners),
+        "taus": ", ".join(str(t) for t in taus),
+    }
+    for name, _ in BANDIT_LEARNERS:
+        out[f"{name}_slopes"] = ", ".join(f"{rows[(name, t)]['tail_slope']:.2f}" for t in taus)
+        out[f"{name}_ratios"] = ", ".join(f"{rows[(name, t)]['k_kl_over_constant']:.2f}" for t in taus)
+    low = min(taus)
+    out.update(low_tau=low, rm_low=rows[("value_rm", low)]["final_kl"], sa_low=rows[("value", low)]["final_kl"])
+    return out
+
+
+def full_run_note(full: Any | None) -> str:
+    """The sentence on the committed full run of chapter 1 (batch size and divergence of C1.2, bandits of C1.4)."""
+    if full is None:
+        return "No full-preset result is committed in this checkout, so only the quick run is shown."
+    shown = (" (dotted curves below)." if has_current_bandit_learners(full) else
+             ", with the learners' earlier step schedules, so its bandit curves are not shown beside the learners below.")
+    return (f"The full preset ran {full['c12_batch_points']:,} grid values in one batch and reached a largest divergence "
+            f"of {max(full['c12_final_kl']):.1e}; its bandit run used {full['c14_bandits']:,} bandits per temperature"
+            + shown)
+
+
+_LEARNER_NAMES = {"policy": "policy-based, averaged", "value": "value-based, sample averages",
+                  "value_rm": "value-based, Robbins-Monro"}
+
+
 def bandit_table(result: Any) -> str:
-    """C1.4 as text: the divergence at the start and at the end, per learner and temperature."""
-    return "\n".join(
-        f"{row['learner']:>6}-based, tau = {row['tau']:<4}: KL {row['initial_kl']:.3f} -> {row['final_kl']:.2e}"
-        for row in result["c14_table"]
-    )
+    """C1.4 as text: the divergence at the start and at the end, its tail slope and the final k·KL/c, per
+    learner and temperature (older results without the slopes give the first two only)."""
+    lines = []
+    for row in result["c14_table"]:
+        line = (f"{_LEARNER_NAMES.get(row['learner'], row['learner']):>30}, tau = {row['tau']:<4}: "
+                f"KL {row['initial_kl']:.3f} -> {row['final_kl']:.2e}")
+        if "tail_slope" in row:
+            line += f", tail slope {row['tail_slope']:+.2f}, k KL / c = {row['k_kl_over_constant']:.2f}"
+        lines.append(line)
+    return "\n".join(lines)
