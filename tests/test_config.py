@@ -85,7 +85,7 @@ def test_field_refuses_bad_values_in_one_line(name: str, field: dataclasses.Fiel
     if typing.get_origin(hint) is tuple:
         text = ",".join(repr(v) for v in default)
     else:
-        text = str(default).lower() if isinstance(default, bool) else repr(default)
+        text = str(default).lower() if isinstance(default, bool) else default if isinstance(default, str) else repr(default)
     assert getattr(apply_overrides(quick, {field.name: text}), field.name) == default
 
 

@@ -1,0 +1,210 @@
+"""Figures and tables of chapter 3, drawn from an experiment's results (a ``RunResult.results`` dict).
+
+Each function returns a matplotlib ``Figure`` (the chapter glues it) or plain
+data; none runs an experiment.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from maxentrl.envs.multigoal import GOALS, spec_from
+
+__all__ = [
+    "svgd_1d_figure",
+    "amortized_figure",
+    "multigoal_figure",
+    "goal_histogram_figure",
+    "swimmer_figure",
+    "scaling_figure",
+    "goal_table",
+    "swimmer_table",
+]
+
+GOAL_NAMES = ("east", "west", "north", "south")
+COLORS = {"sql": "C0", "ddpg": "C3"}
+LABELS = {"sql": "soft Q-learning", "ddpg": "DDPG"}
+
+
+def _mixture_1d(x: np.ndarray) -> np.ndarray:
+    return (np.exp(-0.5 * (x + 2) ** 2) / 3 + 2 * np.exp(-0.5 * (x - 2) ** 2) / 3) / math.sqrt(2 * math.pi)
+
+
+def svgd_1d_figure(R: dict[str, Any]) -> Figure:
+    """C3.1: particles at several iterations with and without the repulsive term, against the target density."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    grid = np.linspace(-13, 6, 400)
+    for ax, name, title in zip(axes, ("svgd", "no_repulsion"), ("SVGD (eq. 13)", "without the repulsive term")):
+        shots = R[f"c31_{name}_snapshots"]
+        its = sorted(shots, key=int)
+        for k, it in enumerate(its):
+            x = np.asarray(shots[it])
+            last = k == len(its) - 1
+            ax.hist(x, bins=np.linspace(-13, 6, 77), density=True, histtype="stepfilled" if last else "step",
+                    alpha=0.45 if last else 0.9, color="C0" if last else plt.cm.Greys(0.35 + 0.5 * k / len(its)),
+                    label=f"iteration {it}")
+        ax.plot(grid, _mixture_1d(grid), "k--", lw=1.2, label=r"target $\frac{1}{3}\mathcal{N}(-2,1)+\frac{2}{3}\mathcal{N}(2,1)$")
+        ax.set(title=title, xlabel="$x$", xlim=(-13, 6))
+    axes[0].set_ylabel("density of particles")
+    axes[1].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def amortized_figure(R: dict[str, Any]) -> Figure:
+    """C3.2: samples of the amortized sampler, trained with and without the repulsive term, on the 2-D mixture."""
+    w, mu, s = np.asarray(R["c32_weights"]), np.asarray(R["c32_means"]), R["c32_std"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1, 1.2]})
+    g = np.linspace(-3.5, 3.5, 200)
+    X, Y = np.meshgrid(g, g)
+    dens = sum(wi * np.exp(-((X - m[0]) ** 2 + (Y - m[1]) ** 2) / (2 * s * s)) for wi, m in zip(w, mu))
+    for ax, name, title in zip(axes[:2], ("svgd", "no_repulsion"), ("amortized SVGD (eq. 14)", "without the repulsive term")):
+        ax.contour(X, Y, dens, levels=8, colors="k", linewidths=0.5, alpha=0.5)
+        pts = np.asarray(R[f"c32_{name}_samples"])
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.3, color="C0")
+        ax.set(title=title, aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xticks=[], yticks=[])
+    ax = axes[2]
+    idx = np.arange(len(w))
+    ax.bar(idx - 0.27, w, 0.27, color="0.6", label="target weight")
+    ax.bar(idx, R["c32_svgd_fractions"], 0.27, color="C0", label="amortized SVGD")
+    ax.bar(idx + 0.27, R["c32_no_repulsion_fractions"], 0.27, color="C3", label="no repulsion")
+    ax.set(xlabel="mode", ylabel="share of samples", xticks=idx, title="mass per mode")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _reward_contours(ax, variant: str) -> None:
+    spec = spec_from(variant)
+    g = np.linspace(-7, 7, 141)
+    X, Y = np.meshgrid(g, g)
+    d2 = np.min([(X - gx) ** 2 + (Y - gy) ** 2 for gx, gy in GOALS], axis=0)
+    if variant == "code":
+        Z = -spec.distance_cost * d2
+    else:
+        Z = sum(spec.goal_reward * np.exp(-((X - gx) ** 2 + (Y - gy) ** 2) / (2 * spec.goal_width**2)) for gx, gy in GOALS)
+    ax.contour(X, Y, Z, levels=12, colors="0.6", linewidths=0.6)
+    ax.plot(*np.asarray(GOALS).T, "o", color="C3", ms=7)
+
+
+def multigoal_figure(R: dict[str, Any], *, variant: str = "code") -> Figure:
+    """Figure 1 of the paper: trajectories of both methods (left) and Q over actions with policy samples at three states."""
+    fig = plt.figure(figsize=(13, 6.4))
+    gs = fig.add_gridspec(2, 4, width_ratios=[1.35, 1, 1, 1])
+    for row, method in enumerate(("sql", "ddpg")):
+        ax = fig.add_subplot(gs[row, 0])
+        _reward_contours(ax, variant)
+        for tr in R[f"c33_{method}_trajectories"][variant]:
+            tr = np.asarray(tr)
+            ax.plot(tr[:, 0], tr[:, 1], color=COLORS[method], lw=0.8, alpha=0.7)
+        ax.set(aspect="equal", xlim=(-7, 7), ylim=(-7, 7), title=f"{LABELS[method]}: trajectories (seed 0)")
+        ax.set_xlabel("$x$", labelpad=0)
+        ax.set_ylabel("$y$", labelpad=0)
+        land = R[f"c33_{method}_q"][variant]
+        a = np.asarray(land["grid"])
+        Q = np.asarray(land["Q"])
+        acts = np.asarray(land["actions"])
+        from maxentrl.experiments.ch03_soft_q_learning import Q_STATES
+
+        for k, state in enumerate(Q_STATES):
+            ax = fig.add_subplot(gs[row, k + 1])
+            ax.contourf(a, a, Q[k], levels=20, cmap="coolwarm")
+            ax.contour(a, a, Q[k], levels=20, colors="k", linewidths=0.3, alpha=0.4)
+            ax.plot(acts[k, :, 0], acts[k, :, 1], "*", color="C0" if method == "sql" else "k", ms=4)
+            ax.set(aspect="equal", xlim=(-1, 1), ylim=(-1, 1), title=f"Q(s, ·) at s = ({state[0]:g}, {state[1]:g})")
+            ax.set_xlabel("$a_x$", labelpad=0)
+            ax.set_ylabel("$a_y$", labelpad=0)
+    fig.tight_layout()
+    return fig
+
+
+def goal_table(R: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (method, version, seed): rollouts that reached each goal."""
+    return [*R["c33_sql_table"], *R["c33_ddpg_table"]]
+
+
+def goal_histogram_figure(R: dict[str, Any]) -> Figure:
+    """Per-seed goal histograms: how many of the evaluation rollouts of each seed reached each goal."""
+    rows = goal_table(R)
+    variants = sorted({r["variant"] for r in rows}, key=lambda v: v != "code")
+    fig, axes = plt.subplots(len(variants), 2, figsize=(11, 2.9 * len(variants)), squeeze=False, sharey=True)
+    for i, variant in enumerate(variants):
+        for j, method in enumerate(("sql", "ddpg")):
+            ax = axes[i, j]
+            mine = [r for r in rows if r["variant"] == variant and r["method"] == method]
+            n = len(mine)
+            width = 0.8 / 5
+            for g in range(5):
+                key = f"goal{g}" if g < 4 else "none"
+                vals = [r[key] for r in mine]
+                ax.bar(np.arange(n) + (g - 2) * width, vals, width, label=GOAL_NAMES[g] if g < 4 else "no goal",
+                       color=f"C{g + 4}" if g < 4 else "0.75")
+            total = sum(mine[0][f"goal{g}"] for g in range(4)) + mine[0]["none"]
+            ax.axhline(0.1 * total, color="k", ls=":", lw=1)
+            ax.set(xticks=np.arange(n), xticklabels=[f"seed {r['seed']}" for r in mine],
+                   title=f"{LABELS[method]}, {'public code' if variant == 'code' else 'paper'}'s task")
+            if j == 0:
+                ax.set_ylabel("rollouts")
+    axes[0, 1].legend(fontsize=7, ncol=5, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def swimmer_table(R: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (method, seed): farthest forward position reached in training, crossing, final policy's direction."""
+    return [*R["c34_sql_table"], *R["c34_ddpg_table"]]
+
+
+def swimmer_figure(R: dict[str, Any], *, finish: float, title: str) -> Figure:
+    """Forward distance by seed (the paper's Figures 3a and 6): per episode, the band between the farthest backward
+    and farthest forward positions, against environment steps, one row of panels per method."""
+    seeds = sorted({int(e[1]) for e in R["c34_sql_episodes"]})
+    fig, axes = plt.subplots(2, len(seeds), figsize=(1.6 * len(seeds) + 1, 4.6), sharex=True, sharey=True, squeeze=False)
+    for row, method in enumerate(("sql", "ddpg")):
+        ep = np.asarray(R[f"c34_{method}_episodes"], dtype=float)
+        table = {r["seed"]: r for r in R[f"c34_{method}_table"]}
+        for col, m in enumerate(seeds):
+            ax = axes[row, col]
+            e = ep[ep[:, 1] == m]
+            ax.fill_between(e[:, 0], e[:, 3], e[:, 2], color=COLORS[method], alpha=0.35, lw=0)
+            ax.plot(e[:, 0], e[:, 2], color=COLORS[method], lw=0.6)
+            ax.axhline(finish, color="r", lw=1)
+            ax.axhline(0, color="k", lw=0.4)
+            end = "forward" if table[m]["final_mean_x"] > 0 else "backward"
+            ax.set_title(f"seed {m}: ends {end}", fontsize=7)
+            ax.tick_params(labelsize=6)
+        axes[row, 0].set_ylabel(f"{LABELS[method]}\nposition", fontsize=8)
+        crossed = R[f"c34_{method}_crossed_fraction"]
+        axes[row, -1].text(1.02, 0.5, f"{100 * crossed:.0f}% cross", transform=axes[row, -1].transAxes, rotation=90,
+                           va="center", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("steps", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def scaling_figure(bench: dict[str, Any]) -> Figure:
+    """Updates per second (summed over seeds) against the number of seeds trained in one process."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for method in ("sql", "ddpg"):
+        rows = [r for r in bench["rows"] if r["method"] == method]
+        E = np.array([r["seeds"] for r in rows])
+        ups = np.array([r["member_updates_per_s"] for r in rows])
+        t = np.array([r["ms_per_step"] for r in rows])
+        axes[0].loglog(E, ups, "o-", color=COLORS[method], label=LABELS[method])
+        axes[0].loglog(E, ups[0] * E / E[0], ":", color=COLORS[method], lw=1)
+        axes[1].semilogx(E, t / t[0], "o-", color=COLORS[method], label=LABELS[method])
+    axes[1].semilogx(E, E / E[0], "k:", lw=1, label="linear cost")
+    axes[0].set(xlabel="seeds in one process", ylabel="seed-updates per second", title="throughput (dotted: linear)")
+    axes[1].set(xlabel="seeds in one process", ylabel="time per step / time with one seed", title="cost of adding seeds",
+                yscale="log")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
