@@ -34,7 +34,7 @@ import numpy as np
 
 from maxentrl.errors import ConfigError, require_int_at_least
 
-__all__ = ["ENV_IDS", "PAPER_GAMES", "BatchedEnv", "env_family", "env_spec", "EnvSpec", "make_env"]
+__all__ = ["ENV_IDS", "PAPER_GAMES", "BatchedEnv", "env_family", "env_spec", "EnvSpec", "frames_per_step", "make_env"]
 
 CLASSIC = ("CartPole-v1", "Acrobot-v1")
 MINATAR = ("MinAtar/Breakout-v1", "MinAtar/Asterix-v1", "MinAtar/Freeway-v1", "MinAtar/Seaquest-v1",
@@ -60,6 +60,11 @@ def env_family(env_id: str) -> str:
     raise ConfigError(f"unknown game {env_id!r} (known: {', '.join(ENV_IDS)})")
 
 
+def frames_per_step(env_id: str) -> int:
+    """Emulator frames per agent step: 4 on Atari (frame skip), 1 on MinAtar and classic control."""
+    return 4 if env_family(env_id) == "atari" else 1
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """What a learner needs to know about a game before making it."""
@@ -82,7 +87,7 @@ def env_spec(env_id: str) -> EnvSpec:
         env = make_env(env_id, 1)
         family = env_family(env_id)
         _SPECS[env_id] = EnvSpec(env_id=env_id, family=family, obs_shape=env.obs_shape, n_actions=env.n_actions,
-                                 frames_per_step=4 if family == "atari" else 1,
+                                 frames_per_step=frames_per_step(env_id),
                                  trunk={"classic": "mlp", "minatar": "minatar", "atari": "nature"}[family],
                                  obs_dtype=np.dtype(env.obs_dtype).name)
         env.close()

@@ -1,0 +1,1 @@
+"""Plumbing for the chapters' pages: figures, tables and verdicts computed from results."""
