@@ -284,6 +284,7 @@ def train_a2c(settings: A2CSettings, variants: Sequence[str], *, ctx, stream: in
     if unknown:
         raise ConfigError(f"unknown A2C variants {unknown} (known: {', '.join(A2C_VARIANTS)})")
     s = settings
+    t_start = time.perf_counter()
     spec = env_spec(s.env_id)
     E, N, T = len(variants), s.n_envs, s.n_steps
     gen = ctx.generator(stream)
@@ -302,11 +303,13 @@ def train_a2c(settings: A2CSettings, variants: Sequence[str], *, ctx, stream: in
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         tracker.load(state["tracker"])
-    timing = {"env": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    timing = {"setup": time.perf_counter() - t_start, "env": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     bar = ctx.bar(total=total_updates, desc=desc, initial=state["update"])
     while state["update"] < total_updates:
         seeds = segment_seeds(ctx.seed, stream, state["segment"], E * N)
+        ta = time.perf_counter()
         obs = torch.as_tensor(env.reset(seeds), device=device).reshape(E, N, *spec.obs_shape)
+        timing["env"] += time.perf_counter() - ta
         tracker.new_segment()
         seg_end = min(total_updates, state["update"] + s.segment_updates)
         while state["update"] < seg_end:
