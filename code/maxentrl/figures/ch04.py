@@ -27,6 +27,7 @@ __all__ = [
     "plot_learning",
     "plot_dqn",
     "final_stats",
+    "run_tag",
     "committed_runs",
     "coverage_rows",
     "budget_rows",
@@ -106,12 +107,11 @@ def _curves(ax, steps: Sequence[int], curves: dict, labels: Sequence[str], style
         ax.axhline(random, color="gray", lw=0.8, ls=":", label="uniformly random policy")
 
 
-def plot_learning(result: RunResult, full: RunResult | None = None, *, games: Sequence[str] | None = None) -> Figure:
-    """C4.3 and C4.4: per game, (a) proper A2C vs soft Q-learning, (b) naive vs proper A2C; mean ± one std over seeds.
+def plot_learning(runs: Sequence[tuple[str, RunResult]], *, games: Sequence[str] | None = None) -> Figure:
+    """C4.3 and C4.4: per run and game, (a) proper A2C vs soft Q-learning, (b) naive vs proper A2C.
 
-    The full run, if given, is drawn in further rows.
+    ``runs``: (tag for the titles, result) pairs; lines are means over seeds, bands one standard deviation.
     """
-    runs = [("quick", result)] + ([("full", full)] if full is not None else [])
     panels = []
     for tag, run in runs:
         for game, part in run.results["grid"].items():
@@ -134,9 +134,8 @@ def plot_learning(result: RunResult, full: RunResult | None = None, *, games: Se
     return fig
 
 
-def plot_dqn(result: RunResult, full: RunResult | None = None) -> Figure:
-    """C4.5: the DQN targets of eqs. 81-83 per game (Fig. 2's lines); mean ± one std over seeds."""
-    runs = [("quick", result)] + ([("full", full)] if full is not None else [])
+def plot_dqn(runs: Sequence[tuple[str, RunResult]]) -> Figure:
+    """C4.5: the DQN targets of eqs. 81-83 per run and game (Fig. 2's lines); mean ± one std over seeds."""
     panels = [(tag, run, game, part) for tag, run in runs for game, part in run.results["grid"].items() if "dqn" in part]
     cols = min(2, len(panels))
     rows_n = math.ceil(len(panels) / cols)
@@ -154,6 +153,12 @@ def plot_dqn(result: RunResult, full: RunResult | None = None) -> Figure:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def run_tag(folder: str, run: RunResult) -> str:
+    """A short label of a committed run: its folder, device and commit."""
+    p = run.provenance
+    return f"{folder}; {p.get('device_name', '?')}, commit {str(p.get('git_commit', '?'))[:8]}"
 
 
 def final_stats(summary: dict, game: str, key: str) -> tuple[float, float, float, int]:
