@@ -28,6 +28,7 @@ __all__ = [
     "plot_dqn",
     "final_stats",
     "run_tag",
+    "soft_target_verdict",
     "committed_runs",
     "coverage_rows",
     "budget_rows",
@@ -93,6 +94,14 @@ def _band(curves: list[list[float | None]]) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+def _unit(steps: Sequence[int], per_step: int, what: str) -> tuple[float, str]:
+    """Scale and axis label for a curve's x axis: thousands or millions of agent steps (or frames)."""
+    top = max(steps) * per_step if steps else 0
+    if top >= 1e6:
+        return per_step / 1e6, f"{what} (millions)"
+    return per_step / 1e3, f"{what} (thousands)"
+
+
 def _curves(ax, steps: Sequence[int], curves: dict, labels: Sequence[str], styles: dict, scale: float,
             random: float | None, linestyle: str = "-", suffix: str = "") -> None:
     x = np.asarray(steps, dtype=float) * scale
@@ -120,8 +129,8 @@ def plot_learning(runs: Sequence[tuple[str, RunResult]], *, games: Sequence[str]
     fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.6 * len(panels)), squeeze=False)
     for row, (tag, run, game, part) in zip(axes, panels):
         a2c = part["a2c"]
-        scale = frames_per_step(game) / 1e6
-        unit = "frames (millions)" if frames_per_step(game) > 1 else "agent steps (millions)"
+        scale, unit = _unit(a2c["curve_steps"], frames_per_step(game),
+                            "frames" if frames_per_step(game) > 1 else "agent steps")
         seeds = len(next(iter(a2c["curves"].values())))
         random = part["random"]["mean"]
         _curves(row[0], a2c["curve_steps"], a2c["curves"], ["proper", "soft_q"], _STYLE, scale, random)
@@ -145,9 +154,9 @@ def plot_dqn(runs: Sequence[tuple[str, RunResult]]) -> Figure:
         labels = list(dqn["curves"])
         styles = {label: (_DQN_COLORS[i % len(_DQN_COLORS)], label) for i, label in enumerate(labels)}
         seeds = len(dqn["curves"][labels[0]])
-        _curves(ax, dqn["curve_steps"], dqn["curves"], labels, styles, frames_per_step(game) / 1e6,
-                part["random"]["mean"])
-        ax.set(title=f"{game} ({tag}, {seeds} seeds): DQN targets", xlabel="agent steps (millions)", ylabel="game score")
+        scale, unit = _unit(dqn["curve_steps"], 1, "agent steps")
+        _curves(ax, dqn["curve_steps"], dqn["curves"], labels, styles, scale, part["random"]["mean"])
+        ax.set(title=f"{game} ({tag}, {seeds} seeds): DQN targets", xlabel=unit, ylabel="game score")
         ax.legend(fontsize=7, loc="upper left")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
@@ -168,6 +177,31 @@ def final_stats(summary: dict, game: str, key: str) -> tuple[float, float, float
     mean = float(np.mean(finals))
     std = float(np.std(finals, ddof=1)) if n > 1 else float("nan")
     return mean, std, std / math.sqrt(n) if n > 1 else float("nan"), n
+
+
+def soft_target_verdict(summary: dict, game: str, taus: Sequence[float]) -> str:
+    """A sentence per τ comparing the entropy-bonus and KL soft DQN targets' final scores (C4.5), for the page."""
+    parts = []
+    for tau in taus:
+        ent = final_stats(summary, game, f"dqn:soft (ent), tau={tau:g}")
+        kl = final_stats(summary, game, f"dqn:soft (KL), tau={tau:g}")
+        diff = ent[0] - kl[0]
+        z = diff / math.hypot(ent[2], kl[2])
+        side = "above" if diff > 0 else "below"
+        if abs(z) < 2:
+            noise = "within the noise of this many seeds"
+        elif abs(z) < 3:
+            noise = "suggestive, but not conclusive with this few seeds"
+        else:
+            noise = "a difference the seeds resolve"
+        parts.append(f"At τ = {tau:g} the entropy-bonus target ends {side} the KL target by {abs(diff):.0f} points, "
+                     f"{abs(z):.1f} standard errors of the difference: {noise}.")
+    top = max(taus)
+    ent = final_stats(summary, game, f"dqn:soft (ent), tau={top:g}")[0]
+    kl = final_stats(summary, game, f"dqn:soft (KL), tau={top:g}")[0]
+    seen = "is seen here" if ent > kl else "is not seen here"
+    parts.append(f"The paper's ordering at τ = {top:g} (entropy target above the KL target) {seen}.")
+    return " ".join(parts)
 
 
 # -- committed full runs and what is missing ------------------------------------------------
