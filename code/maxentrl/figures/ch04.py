@@ -29,6 +29,7 @@ __all__ = [
     "final_stats",
     "run_tag",
     "soft_target_verdict",
+    "a2c_verdict",
     "committed_runs",
     "coverage_rows",
     "budget_rows",
@@ -135,8 +136,10 @@ def plot_learning(runs: Sequence[tuple[str, RunResult]], *, games: Sequence[str]
         random = part["random"]["mean"]
         _curves(row[0], a2c["curve_steps"], a2c["curves"], ["proper", "soft_q"], _STYLE, scale, random)
         _curves(row[1], a2c["curve_steps"], a2c["curves"], ["naive", "proper"], _STYLE, scale, random)
-        row[0].set(title=f"{game} ({tag}, {seeds} seeds): policy gradient vs soft Q", xlabel=unit, ylabel="game score")
-        row[1].set(title=f"{game} ({tag}, {seeds} seeds): naive vs proper bonus", xlabel=unit, ylabel="game score")
+        row[0].set(xlabel=unit, ylabel="game score")
+        row[1].set(xlabel=unit, ylabel="game score")
+        row[0].set_title(f"{game}, {seeds} seeds: policy gradient vs soft Q\n{tag}", fontsize=9)
+        row[1].set_title(f"{game}, {seeds} seeds: naive vs proper bonus\n{tag}", fontsize=9)
         for ax in row:
             ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
@@ -156,7 +159,8 @@ def plot_dqn(runs: Sequence[tuple[str, RunResult]]) -> Figure:
         seeds = len(dqn["curves"][labels[0]])
         scale, unit = _unit(dqn["curve_steps"], 1, "agent steps")
         _curves(ax, dqn["curve_steps"], dqn["curves"], labels, styles, scale, part["random"]["mean"])
-        ax.set(title=f"{game} ({tag}, {seeds} seeds): DQN targets", xlabel=unit, ylabel="game score")
+        ax.set(xlabel=unit, ylabel="game score")
+        ax.set_title(f"{game}, {seeds} seeds: DQN targets\n{tag}", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
@@ -177,6 +181,21 @@ def final_stats(summary: dict, game: str, key: str) -> tuple[float, float, float
     mean = float(np.mean(finals))
     std = float(np.std(finals, ddof=1)) if n > 1 else float("nan")
     return mean, std, std / math.sqrt(n) if n > 1 else float("nan"), n
+
+
+def a2c_verdict(summary: dict, game: str, steps: int) -> str:
+    """C4.3 and C4.4 in words for one game of a run: final scores and the differences in standard errors."""
+    st = {k: final_stats(summary, game, f"a2c:{k}") for k in ("naive", "proper", "soft_q")
+          if f"a2c:{k}" in summary[game]}
+    text = [f"{game}, {steps:,} agent steps per run, {st['proper'][3]} seeds: final scores "
+            + ", ".join(f"{name} {m:.2f} ± {sd:.2f}" for name, (m, sd, _, _) in st.items())
+            + f" (random policy {summary[game]['random']:.2f})."]
+    for a, b, what in (("soft_q", "proper", "soft Q-learning minus proper A2C"),
+                       ("proper", "naive", "proper minus naive A2C")):
+        if a in st and b in st:
+            z = (st[a][0] - st[b][0]) / math.hypot(st[a][2], st[b][2])
+            text.append(f"{what}: {st[a][0] - st[b][0]:+.2f}, {z:+.1f} standard errors.")
+    return " ".join(text)
 
 
 def soft_target_verdict(summary: dict, game: str, taus: Sequence[float]) -> str:
