@@ -1,7 +1,8 @@
 """Chapter 4's claims C4.1-C4.5, asserted on one run of the quick preset.
 
-The learning claims (C4.3-C4.5) compare learning curves over seeds. Their
-criteria were fixed before looking at any result:
+The learning claims (C4.3-C4.5) compare learning curves over seeds. The
+criteria are statistical, chosen for what they mean rather than for the
+numbers one run gave:
 
 * "learns": a rule's mean final score (the mean of the last quarter of each
   seed's curve) is at least twice the uniformly random policy's;
