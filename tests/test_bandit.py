@@ -14,6 +14,7 @@ from maxentrl.bandit import (
     s6_sides,
     sample_actions,
     sample_rewards,
+    asymptotic_kl_constant,
     train_policy_based,
     train_value_based,
     value_gradient_estimate,
@@ -104,15 +105,52 @@ def test_sampling_is_seeded_and_matches_the_policy() -> None:
     torch.testing.assert_close(mean_r, bb.r_bar[:, 0], rtol=0, atol=0.1)
 
 
-@pytest.mark.parametrize("train", [train_policy_based, train_value_based])
-def test_learners_approach_pi_B(train) -> None:
+@pytest.mark.parametrize("train,options", [
+    (train_policy_based, dict(lr=1.0, decay_steps=50.0)),
+    (train_policy_based, dict(lr=1.0, decay_steps=50.0, power=0.6, averaging=True)),
+    (train_value_based, dict(step_rule="robbins_monro", lr=1.0, decay_steps=50.0)),
+    (train_value_based, dict()),
+])
+def test_learners_approach_pi_B(train, options) -> None:
     bb = _bandits(B=64, A=4, seed=7)
     tau = 0.5
     pi_B = boltzmann_optimum(bb.r_bar, tau, log_prior=bb.log_prior)
     kl = {}
-    train(bb, tau, steps=600, samples=8, lr=1.0, decay_steps=50.0, generator=torch.Generator().manual_seed(8),
-          record=lambda k, pi: kl.__setitem__(k, float(kl_divergence(pi, pi_B).mean())))
+    train(bb, tau, steps=600, samples=8, generator=torch.Generator().manual_seed(8),
+          record=lambda k, pi: kl.__setitem__(k, float(kl_divergence(pi, pi_B).mean())), **options)
     assert kl[600] < kl[0] / 30, (kl[0], kl[600])
+
+
+def test_sample_average_steps_give_the_sample_mean() -> None:
+    """With steps 1/n_a the value-based learner's q(a) is exactly the mean of arm a's rewards so far."""
+    bb = _bandits(B=3, A=4, seed=9)
+    seen = []
+
+    def record(k, pi):
+        seen.append(pi)
+
+    g = torch.Generator().manual_seed(10)
+    q = train_value_based(bb, 1.0, steps=50, samples=6, generator=g, record=record)
+    # replay the same draws to collect every reward
+    g = torch.Generator().manual_seed(10)
+    sums, counts = torch.zeros_like(q), torch.zeros_like(q)
+    for k in range(50):
+        a = sample_actions(seen[k], 6, generator=g)
+        r = sample_rewards(bb, a, generator=g)
+        sums.scatter_add_(-1, a, r)
+        counts.scatter_add_(-1, a, torch.ones_like(r))
+    torch.testing.assert_close(q, torch.where(counts > 0, sums / counts.clamp(min=1), 0.0), rtol=0, atol=1e-12)
+
+
+def test_value_learner_reaches_the_predicted_one_over_k_constant() -> None:
+    """E KL ≈ (A − 1)σ²/(2τ²Mk) for sample-mean estimates (asymptotic_kl_constant), here at τ = 1."""
+    bb = make_bandits(2000, 4, noise_std=1.0, generator=torch.Generator().manual_seed(11))
+    pi_B = boltzmann_optimum(bb.r_bar, 1.0, log_prior=bb.log_prior)
+    kl = {}
+    train_value_based(bb, 1.0, steps=400, samples=8, generator=torch.Generator().manual_seed(12),
+                      record=lambda k, pi: kl.__setitem__(k, float(kl_divergence(pi, pi_B).mean())))
+    ratio = kl[400] * 400 / asymptotic_kl_constant(4, 1.0, 1.0, 8)
+    assert 0.8 < ratio < 1.25, ratio
 
 
 def test_bad_input_raises_config_error() -> None:
@@ -127,3 +165,9 @@ def test_bad_input_raises_config_error() -> None:
         train_policy_based(bb, 0.0, steps=1, samples=2, lr=1.0, decay_steps=1.0)
     with pytest.raises(ConfigError):
         train_value_based(bb, torch.tensor([1.0, -1.0, 1, 1, 1, 1]), steps=1, samples=2, lr=1.0, decay_steps=1.0)
+    with pytest.raises(ConfigError):
+        train_value_based(bb, 1.0, steps=1, samples=2, step_rule="adam")
+    with pytest.raises(ConfigError):
+        train_policy_based(bb, 1.0, steps=1, samples=2, lr=1.0, decay_steps=1.0, power=0.0)
+    with pytest.raises(ConfigError):
+        asymptotic_kl_constant(1, 1.0, 1.0, 4)

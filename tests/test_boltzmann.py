@@ -119,3 +119,9 @@ def test_bad_temperature_raises(tau: float) -> None:
         soft_maximum(torch.zeros(3, dtype=F64), tau)
     with pytest.raises(ConfigError):
         boltzmann_policy(torch.zeros(3, dtype=F64), torch.tensor([tau]))
+
+
+def test_log_prior_that_does_not_broadcast_is_refused() -> None:
+    x = torch.zeros(3, 4, dtype=torch.float64)
+    with pytest.raises(ConfigError, match=r"log_prior of shape \(5,\) does not broadcast"):
+        soft_maximum(x, 1.0, log_prior=torch.zeros(5, dtype=torch.float64))

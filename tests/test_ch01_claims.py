@@ -50,6 +50,22 @@ def test_c12_gradient_ascent_reaches_boltzmann_density(result: RunResult) -> Non
     assert np.all(np.array(result["c12_value_gap"]) < 1e-10)
 
 
+def test_c12_plain_gradient_ascent_on_the_logits_is_the_slow_contrast(result: RunResult) -> None:
+    """Mirror ascent is geometric; plain ascent on the logits falls like a power of k where q* spans many scales."""
+    plain = np.array(result["c12_plain_kl_curve"])  # [logged step][tau]
+    steps = np.array(result["c12_plain_steps"])
+    mirror_steps = len(result["c12_kl_curve"])
+    assert steps[-1] > 10 * mirror_steps
+    q_max, q_min = np.array(result["c12_q_star_max"]), np.array(result["c12_q_star_min"])
+    wide = q_max / q_min > 1e3  # the temperatures at which q* spans several orders of magnitude
+    assert wide.sum() >= 2
+    # after more than ten times the steps, plain ascent is still far above mirror ascent's 1e-8 ...
+    assert np.all(plain[-1, wide] > 1e-5)
+    # ... because it converges only like a power of k (slope near -1), not geometrically
+    slopes = np.array(result["c12_plain_tail_slopes"])
+    assert np.all((slopes[wide] > -1.5) & (slopes[wide] < -0.5)), slopes
+
+
 def test_c13_s6_identity(result: RunResult) -> None:
     assert result["c13_samples"] >= 10_000
     assert result["c13_max_abs_gap"] < 1e-12
@@ -69,7 +85,28 @@ def test_c14_both_learners_converge_to_pi_B(result: RunResult) -> None:
             assert curve[-1, i] < curve[0, i] / 50, (learner, tau, curve[0, i], curve[-1, i])
             assert curve[-1, i] < 0.03, (learner, tau, curve[-1, i])
             assert curve[-1, i] < 0.7 * curve[tenth, i], (learner, tau)  # still improving late on
-    assert len(result["c14_table"]) == 2 * len(result["c14_taus"])
+    assert len(result["c14_table"]) == 3 * len(result["c14_taus"])
+
+
+def test_c14_rates_against_the_one_over_k_line(result: RunResult) -> None:
+    rows = {(r["learner"], r["tau"]): r for r in result["c14_table"]}
+    taus = result["c14_taus"]
+    warm = [t for t in taus if t >= 0.5]  # temperatures at which the quick run is past the transient
+    assert warm
+    for tau in warm:
+        # the value-based learner with sample-average steps sits on the predicted line c/k
+        v = rows[("value", tau)]
+        assert -1.2 < v["tail_slope"] < -0.85, v
+        assert 0.8 < v["k_kl_over_constant"] < 1.3, v
+    for tau in taus:
+        # the step schedule is what slowed the old learner: the same learner with Robbins-Monro steps
+        # ends higher than with sample averages, most of all at the lowest temperature
+        assert rows[("value_rm", tau)]["final_kl"] > rows[("value", tau)]["final_kl"]
+    lowest = min(taus)
+    assert rows[("value_rm", lowest)]["tail_slope"] > rows[("value", lowest)]["tail_slope"] + 0.2
+    # the averaged policy-based learner falls at least like k^-0.6 everywhere, like 1/k at the highest tau
+    assert all(rows[("policy", t)]["tail_slope"] < -0.6 for t in taus)
+    assert rows[("policy", max(taus))]["tail_slope"] < -0.85
 
 
 @pytest.mark.parametrize(
@@ -81,6 +118,8 @@ def test_c14_both_learners_converge_to_pi_B(result: RunResult) -> None:
         {"ascent_rate": 1.5},
         {"bandits": 0},
         {"fd_eps_min": 0.5},
+        {"policy_power": 0.3},
+        {"plain_steps": 0},
     ],
 )
 def test_bad_config_raises(change: dict) -> None:

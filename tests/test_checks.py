@@ -1,10 +1,14 @@
-"""maxentrl.checks: the exercise checkers accept right answers and reject wrong ones."""
+"""maxentrl.checks: the exercise checkers accept right answers and reject wrong and delegating ones."""
 
 from __future__ import annotations
+
+import functools
+import importlib
 
 import pytest
 import torch
 
+from maxentrl.boltzmann import boltzmann_policy, soft_maximum
 from maxentrl.checks import check_boltzmann_policy, check_soft_maximum
 
 
@@ -54,3 +58,35 @@ def test_soft_maximum_checker_rejects_wrong_answers(wrong) -> None:
 )
 def test_boltzmann_checker_rejects_wrong_answers(wrong) -> None:
     assert check_boltzmann_policy(wrong) is False
+
+
+def _package_soft_maximum():
+    # reached without naming it: the module by a computed name, the function by getattr
+    module = importlib.import_module("maxentrl." + "boltzmann")
+    return getattr(module, "soft_" + "maximum")
+
+
+@pytest.mark.parametrize(
+    "delegating",
+    [
+        lambda x, tau: soft_maximum(x, tau, log_prior=torch.zeros_like(x)),
+        lambda x, tau: _package_soft_maximum()(x, tau, log_prior=torch.zeros_like(x)),
+        functools.partial(lambda f, x, tau: f(x, tau, log_prior=torch.zeros_like(x)), soft_maximum),
+        lambda x, tau: stable_soft_maximum(x, tau) + 0 * soft_maximum(x, tau),  # right numbers, but it ran the package
+        lambda x, tau: tau * torch.logsumexp(x / tau, -1),  # the exercise rules out logsumexp
+        lambda x, tau: tau * (x / tau).logsumexp(-1),
+    ],
+)
+def test_soft_maximum_checker_rejects_delegating_answers(delegating, capsys) -> None:
+    assert check_soft_maximum(delegating) is False
+    out = capsys.readouterr().out
+    assert "FAIL" in out and ("package's own code" in out or "rules out" in out)
+    with pytest.raises(AssertionError, match="package's own code|rules out"):
+        check_soft_maximum(delegating, raise_on_failure=True)
+
+
+def test_boltzmann_checker_rejects_the_package(capsys) -> None:
+    assert check_boltzmann_policy(boltzmann_policy) is False
+    assert check_boltzmann_policy(lambda x, tau: boltzmann_policy(x, tau)) is False
+    assert "package's own code" in capsys.readouterr().out
+    assert check_boltzmann_policy(lambda x, tau: torch.softmax(x / tau, -1)) is True  # torch is fair game here

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
 from maxentrl.checks_ch02 import check_soft_backup
-from maxentrl.soft_bellman import soft_bellman_backup
+from maxentrl.soft_bellman import soft_bellman_backup, soft_value
 
 
 def _gamma(mdp, Q):
@@ -63,10 +65,29 @@ def crashes(Q, mdp, tau):
     raise RuntimeError("not implemented")
 
 
-def test_accepts_the_package_and_a_reader_version(capsys) -> None:
-    assert check_soft_backup(soft_bellman_backup, raise_on_failure=True) is True
-    assert check_soft_backup(right) is True
+def test_accepts_a_reader_version(capsys) -> None:
+    assert check_soft_backup(right, raise_on_failure=True) is True
     assert "all checks passed" in capsys.readouterr().out
+
+
+def via_soft_value(Q, mdp, tau):  # right numbers, from the package's soft value
+    return mdp.r + _gamma(mdp, Q) * torch.einsum("bsan,bn->bsa", mdp.P, soft_value(Q, tau))
+
+
+@pytest.mark.parametrize(
+    "delegating",
+    [
+        soft_bellman_backup,
+        lambda Q, mdp, tau: soft_bellman_backup(Q, mdp, tau),
+        via_soft_value,
+        lambda Q, mdp, tau: getattr(importlib.import_module("maxentrl.soft_" + "bellman"), "boltzmann_backup")(Q, mdp, tau),
+    ],
+)
+def test_rejects_answers_that_run_the_package(delegating, capsys) -> None:
+    assert check_soft_backup(delegating) is False
+    assert "package's own code" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="package's own code"):
+        check_soft_backup(delegating, raise_on_failure=True)
 
 
 def test_reports_failure_without_raising_by_default(capsys) -> None:

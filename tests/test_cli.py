@@ -126,6 +126,9 @@ BAD_COMMAND_LINES = [
     (["ch02_soft_bellman", "--time-limit", "0"], "--time-limit must be"),
     (["ch02_soft_bellman", "--time-limit", "inf"], "--time-limit must be"),
     (["ch02_soft_bellman", "--preset", "FULL"], "unknown preset 'FULL'"),
+    (["ch02_soft_bellman", "--seed", "\u0663"], "seed must be an integer"),
+    (["ch02_soft_bellman", "--set", "mc_gamma=-0"], "mc_gamma must lie in"),
+    (["--preset", "full"], "need(s) an experiment name"),
 ]
 
 
@@ -134,6 +137,10 @@ def test_bad_command_line_is_one_line_before_any_compute(args: list[str], fragme
     proc = run_main(*args, "--out", str(tmp_path / "out"))
     assert_one_line_error(proc, fragment)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_empty_output_folder_is_refused() -> None:
+    assert_one_line_error(run_main("ch02_soft_bellman", "--out", ""), "--out must name a folder")
 
 
 def test_output_folder_that_is_a_file_or_below_a_file(tmp_path: Path) -> None:

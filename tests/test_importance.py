@@ -106,3 +106,9 @@ def test_zero_density_is_rejected() -> None:
         log_importance_weights(Q, torch.zeros(2, 4, dtype=F64), 1.0)
     with pytest.raises(ConfigError):
         soft_value_importance(Q, torch.zeros_like(Q), 0.0)
+
+
+def test_non_finite_q_samples_are_refused() -> None:
+    Q = torch.tensor([[0.0, float("nan")]], dtype=torch.float64)
+    with pytest.raises(ConfigError, match="Q_samples holds NaN"):
+        soft_value_importance(Q, torch.zeros_like(Q), 1.0)

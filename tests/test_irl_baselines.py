@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
 
+from maxentrl.errors import ConfigError
 from maxentrl.irl.baselines import (
+    fit_action_model,
     action_model_log_likelihood_and_gradient,
     action_model_log_policy,
     fit_max_margin,
@@ -79,3 +83,71 @@ def test_max_margin_lowers_its_objective_and_time_cost() -> None:
     assert bool((fit.cost > 0).all())
     tc = time_cost(mdp, np.full(25, 1000.0), np.full(25, 36.0))
     assert np.allclose(tc, 100.0)  # 1 km at 36 km/h takes 100 s
+
+
+def test_bad_arguments_are_refused() -> None:
+    mdp, A, B, paths = label_bias_example()
+    zero = torch.zeros(1, dtype=torch.float64)
+    demos = make_demonstrations(mdp, paths)
+    with pytest.raises(ConfigError, match="goal"):
+        optimal_cost_to_go(mdp, zero, torch.tensor([-1]), horizon=3)
+    with pytest.raises(ConfigError, match="cost"):
+        action_model_log_policy(mdp, torch.tensor([float("nan")], dtype=torch.float64), torch.tensor([B]), horizon=3)
+    with pytest.raises(ConfigError, match="cost"):
+        optimal_cost_to_go(mdp, torch.zeros(2, dtype=torch.float64), torch.tensor([B]), horizon=3)
+    with pytest.raises(ConfigError, match="horizon"):
+        action_model_log_likelihood_and_gradient(mdp, zero + 1, demos, horizon=2)
+    with pytest.raises(ConfigError, match="positive"):
+        fit_action_model(mdp, demos, zero, step=0.1, iterations=2, horizon=4)
+    with pytest.raises(ConfigError, match="length_m"):
+        fit_max_margin(mdp, demos, zero + 1, length_m=np.ones(3), step=0.1, iterations=2)
+    with pytest.raises(ConfigError, match="speed_kmh"):
+        time_cost(mdp, np.ones(7), np.zeros(7))
+
+
+def _checkpointed(state):
+    """``state`` after a round trip through torch.save, as a checkpoint stores it."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_action_model_and_max_margin_fits_resume_exactly() -> None:
+    gen = torch.Generator().manual_seed(4)
+    f = torch.rand(25, 3, generator=gen, dtype=torch.float64)
+    mdp = grid_graph(5, 5, f)
+    costs = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    paths = []
+    for s in range(0, 24, 3):
+        edge_cost = (mdp.state_features[mdp.src] @ costs).numpy() * (1 + 0.3 * torch.rand(mdp.num_actions, generator=gen).numpy())
+        paths.append(shortest_path(mdp, edge_cost, s, 24))
+    demos = make_demonstrations(mdp, paths)
+    ones = torch.ones(3, dtype=torch.float64)
+    runs = {
+        "action": lambda **kw: fit_action_model(mdp, demos, ones, step=0.3, iterations=9, horizon=60, **kw),
+        "margin": lambda **kw: fit_max_margin(mdp, demos, ones, length_m=np.full(25, 100.0), step=0.2, iterations=9, **kw),
+    }
+    for name, run in runs.items():
+        whole = run()
+        for stop in (1, 4):
+            kept = {}
+
+            def on_iteration(state, stop=stop):
+                if state["iteration"] == stop:
+                    kept["state"] = _checkpointed(state)
+                    raise _Stop
+
+            with pytest.raises(_Stop):
+                run(on_iteration=on_iteration)
+            resumed = run(state=kept["state"])
+            if name == "action":
+                assert torch.equal(resumed[0], whole[0]) and resumed[1] == whole[1]
+            else:
+                assert torch.equal(resumed.cost, whole.cost) and resumed.objective == whole.objective
+    with pytest.raises(ConfigError):
+        runs["margin"](state={"iteration": 2})

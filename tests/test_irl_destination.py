@@ -55,3 +55,20 @@ def test_prior_only_at_the_start_and_shape_check() -> None:
     assert torch.allclose(post, prior.expand(2, -1))
     with pytest.raises(ConfigError):
         destination_log_posterior_from_log_Z(log_Z, A, A, prior[:2])
+
+
+def test_bad_arguments_are_refused() -> None:
+    log_Z = torch.zeros(2, 4, dtype=torch.float64)
+    prior = torch.log(torch.tensor([0.5, 0.5], dtype=torch.float64))
+    with pytest.raises(ConfigError, match="A"):
+        destination_log_posterior_from_log_Z(log_Z, torch.tensor([-1]), torch.tensor([0]), prior)
+    with pytest.raises(ConfigError, match="B"):
+        destination_log_posterior_from_log_Z(log_Z, torch.tensor([0]), torch.tensor([4]), prior)
+    with pytest.raises(ConfigError, match="log_prior"):
+        destination_log_posterior_from_log_Z(log_Z, torch.tensor([0]), torch.tensor([1]), prior[:1])
+    with pytest.raises(ConfigError, match="log_Z_state"):
+        destination_log_posterior_from_log_Z(log_Z * float("nan"), torch.tensor([0]), torch.tensor([1]), prior)
+    mdp = grid_graph(2, 2, torch.zeros(4, 1, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="destinations"):
+        destination_log_posterior(mdp, torch.zeros(1, dtype=torch.float64), torch.tensor([4]), torch.tensor([0]),
+                                  torch.tensor([1]), prior[:1], horizon=3)

@@ -37,3 +37,15 @@ def test_limit_and_unreachable_raise() -> None:
         enumerate_paths(mdp, 0, 2, max_actions=40, limit=5)
     with pytest.raises(ConfigError):
         enumerated_visitation(mdp, torch.zeros(1), 2, 0, max_actions=3)
+
+
+def test_bad_arguments_are_refused() -> None:
+    from maxentrl.irl.baselines import label_bias_example
+
+    mdp, A, B, _ = label_bias_example()
+    with pytest.raises(ConfigError, match="goal"):
+        enumerate_paths(mdp, A, 7, max_actions=3)
+    with pytest.raises(ConfigError, match="start"):
+        enumerate_paths(mdp, -1, B, max_actions=3)
+    with pytest.raises(ConfigError, match="finite"):
+        enumerated_visitation(mdp, torch.tensor([float("nan")], dtype=torch.float64), A, B, max_actions=3)

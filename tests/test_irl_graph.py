@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,3 +63,37 @@ def test_bad_feature_shapes_raise() -> None:
         GraphMDP.from_edges(3, [0], [1], torch.zeros(3, 1), torch.zeros(1, 2))
     with pytest.raises(ConfigError):
         grid_graph(0, 3, torch.zeros(0, 1))
+
+
+def test_bad_graphs_and_arguments_are_refused() -> None:
+    f = torch.zeros(3, 2, dtype=torch.float64)
+    with pytest.raises(ConfigError, match="src"):
+        GraphMDP.from_edges(3, [0, -1], [1, 2], f)
+    with pytest.raises(ConfigError, match="dst"):
+        GraphMDP.from_edges(3, [0, 1], [1, 3], f)
+    with pytest.raises(ConfigError, match="finite"):
+        GraphMDP.from_edges(3, [0], [1], torch.tensor([[0.0, float("nan")], [0, 0], [0, 0]], dtype=torch.float64))
+    with pytest.raises(ConfigError, match="action_features"):
+        GraphMDP.from_edges(3, [0], [1], f, torch.zeros(2, 2, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="num_states"):
+        GraphMDP.from_edges(0, [], [], torch.zeros(0, 2, dtype=torch.float64))
+    mdp = small()
+    with pytest.raises(ConfigError, match="theta"):
+        mdp.action_rewards(torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="finite"):
+        mdp.action_rewards(torch.tensor([0.0, float("inf")], dtype=torch.float64))
+    with pytest.raises(ConfigError, match="actions"):
+        path_features(mdp, [0, 3])
+    with pytest.raises(ConfigError, match="actions"):
+        path_features(mdp, [-1])
+    with pytest.raises(ConfigError, match="state_features"):
+        grid_graph(2, 2, torch.zeros(5, 1, dtype=torch.float64))
+
+
+def test_sparse_plan_sums_parallel_actions() -> None:
+    f = torch.zeros(2, 1, dtype=torch.float64)
+    mdp = GraphMDP.from_edges(2, [0, 0, 1], [1, 1, 0], f)  # two actions from 0 to 1
+    W = mdp.sparse_plan.matrix(np.array([0.25, 0.5, 1.0]))
+    assert W.toarray().tolist() == [[0.0, 0.75], [1.0, 0.0]]
+    assert mdp.sparse_plan.matrix(np.array([0.25, 0.5, 1.0]), transpose=True).toarray().tolist() == [[0.0, 1.0], [0.75, 0.0]]
+    assert mdp.sparse_plan.matrix(np.array([0.25, 0.5, 1.0]), reduce="min").toarray().tolist() == [[0.0, 0.25], [1.0, 0.0]]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import io
+import math
+
 import pytest
 import torch
 
@@ -11,7 +15,9 @@ from maxentrl.irl.baselines import label_bias_example
 from maxentrl.irl.enumerate import enumerate_paths, enumerated_visitation
 from maxentrl.irl.graph import GraphMDP, grid_graph
 from maxentrl.irl.maxent import (
+    Demonstrations,
     backward_pass,
+    cost_to_goal,
     expected_feature_counts,
     expected_visitation,
     fit_exponentiated_gradient,
@@ -23,6 +29,7 @@ from maxentrl.irl.maxent import (
     make_demonstrations,
     sample_paths,
     segment_logsumexp,
+    shaped_visitation,
 )
 
 
@@ -181,6 +188,87 @@ def test_learners_recover_planted_weights_on_a_gridworld() -> None:
     assert gd.log_likelihood[-1] > gd.log_likelihood[0]
 
 
+def _gridworld_demos(num: int = 400):
+    gen = torch.Generator().manual_seed(1)
+    terrain = torch.randint(3, (25,), generator=gen)
+    mdp = grid_graph(5, 5, torch.nn.functional.one_hot(terrain, 3).double())
+    theta_star = torch.tensor([-1.6, -2.4, -3.5], dtype=torch.float64)
+    bw = backward_pass(mdp, theta_star, torch.tensor([24]), horizon=1000, tol=1e-13)
+    pi = local_action_probabilities(mdp, bw.log_Z_action, bw.log_Z_state)
+    starts = torch.randint(24, (num,), generator=gen)
+    paths = sample_paths(mdp, pi, starts, torch.zeros(num, dtype=torch.long), torch.full((num,), 24), generator=gen,
+                         max_steps=1000)
+    return mdp, make_demonstrations(mdp, paths)
+
+
+def _stop_after(k: int):
+    """An ``on_iteration`` that keeps the state after iteration ``k``, sent through torch.save as a checkpoint is,
+    and then stops the fit (as a killed run stops)."""
+    kept = {}
+
+    class Stop(Exception):
+        pass
+
+    def on_iteration(state):
+        if state["iteration"] == k:
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            buf.seek(0)
+            kept["state"] = torch.load(buf, weights_only=False)
+            raise Stop
+
+    return kept, on_iteration, Stop
+
+
+@pytest.mark.parametrize("stop", [1, 3, 7])
+def test_every_fit_resumes_exactly_from_its_state(stop: int) -> None:
+    mdp, demos = _gridworld_demos()
+    theta0 = torch.full((3,), -2.5, dtype=torch.float64)
+    runs = {
+        "lbfgs": lambda **kw: fit_lbfgs(mdp, demos, theta0, iterations=12, horizon=200, tol=1e-12, **kw),
+        "eg": lambda **kw: fit_exponentiated_gradient(mdp, demos, -theta0, step=0.1, iterations=12, horizon=200, tol=1e-12, **kw),
+        "gd": lambda **kw: fit_gradient(mdp, demos, theta0, step=0.1, iterations=12, horizon=200, tol=1e-12, **kw),
+    }
+    for name, run in runs.items():
+        whole = run()
+        kept, on_iteration, Stop = _stop_after(stop)
+        with pytest.raises(Stop):
+            run(on_iteration=on_iteration)
+        resumed = run(state=kept["state"])
+        assert torch.equal(resumed.theta, whole.theta), name
+        assert resumed.log_likelihood == whole.log_likelihood and resumed.grad_norm == whole.grad_norm, name
+
+
+def test_lbfgs_one_iteration_per_call_matches_one_call_for_all_iterations() -> None:
+    mdp, demos = _gridworld_demos()
+    theta0 = torch.full((3,), -2.5, dtype=torch.float64)
+    fit = fit_lbfgs(mdp, demos, theta0, iterations=6, horizon=200, tol=1e-12)
+    theta = theta0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=6, max_eval=10**6, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-10, tolerance_change=1e-14, history_size=20)
+
+    def closure():
+        with torch.no_grad():
+            L, g = log_likelihood_and_gradient(mdp, theta.detach().clone(), demos, horizon=200, tol=1e-12)
+        theta.grad = -g
+        return -L
+
+    opt.step(closure)
+    assert torch.allclose(fit.theta, theta.detach(), rtol=0, atol=1e-12)
+
+
+def test_a_converged_lbfgs_state_stays_converged() -> None:
+    mdp, demos = _gridworld_demos()
+    states = []
+    fit = fit_lbfgs(mdp, demos, torch.full((3,), -2.5, dtype=torch.float64), iterations=100, horizon=200, tol=1e-12,
+                    on_iteration=lambda st: states.append(copy.deepcopy(st)))
+    assert states[-1]["converged"] and states[-1]["iteration"] < 100
+    again = fit_lbfgs(mdp, demos, torch.zeros(3, dtype=torch.float64), iterations=100, horizon=200, state=states[-1])
+    assert torch.equal(again.theta, fit.theta) and again.log_likelihood == fit.log_likelihood
+    with pytest.raises(ConfigError):
+        fit_lbfgs(mdp, demos, fit.theta, iterations=2, horizon=200, state={"iteration": 1})
+
+
 def test_expected_feature_counts_of_one_path() -> None:
     mdp, A, B, paths = label_bias_example()
     D_action = torch.zeros(1, mdp.num_actions, dtype=torch.float64)
@@ -222,3 +310,157 @@ def test_float32_and_unsorted_edges_agree_with_float64() -> None:
     assert torch.allclose(a.D_state, b.D_state, atol=1e-12)
     c = expected_visitation(mdp.to(dtype=torch.float32), theta.float(), torch.tensor([15]), D0.float(), horizon=300, tol=1e-6)
     assert torch.allclose(c.D_state.double(), a.D_state, atol=1e-4)
+
+
+# --- the potential-shaped linear passes -------------------------------------------------------
+
+def _road_grid(seed: int = 0) -> tuple[GraphMDP, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    mdp = grid_graph(6, 6, torch.rand(36, 3, generator=g, dtype=torch.float64))
+    return mdp, -0.5 - torch.rand(3, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e-13])
+def test_shaped_passes_equal_log_space(tol: float) -> None:
+    mdp, theta = _road_grid()
+    goals = torch.tensor([35, 0])
+    D0 = torch.full((2, 36), 1 / 36, dtype=torch.float64)
+    a = expected_visitation(mdp, theta, goals, D0, horizon=60, tol=tol, method="log")
+    b = expected_visitation(mdp, theta, goals, D0, horizon=60, tol=tol, method="shaped")
+    assert a.method == "log" and b.method == "shaped"
+    for x, y in ((b.D_state, a.D_state), (b.D_action, a.D_action), (b.pi, a.pi)):
+        assert torch.allclose(x, y, rtol=1e-11, atol=0)
+    fin = torch.isfinite(a.log_Z_state)
+    assert torch.equal(fin, torch.isfinite(b.log_Z_state))
+    assert torch.allclose(b.log_Z_state[fin], a.log_Z_state[fin], atol=1e-11, rtol=0)
+
+
+def test_shaping_leaves_every_path_probability_unchanged() -> None:
+    """Shaped rewards r'_a = r_a + φ(s') − φ(s) change each path's reward by −φ(s_0) only (enumeration)."""
+    g = torch.Generator().manual_seed(2)
+    mdp = random_graph(7, acyclic=False, generator=g)
+    theta = -1 - torch.rand(3, generator=g, dtype=torch.float64)
+    r = mdp.action_rewards(theta)
+    d = torch.as_tensor(cost_to_goal(mdp, (-r).numpy(), 6))
+    shaped = r - d[mdp.dst] + d[mdp.src]  # φ = −d
+    assert float(shaped.max()) <= 1e-12  # every shaped reward is ≤ 0 ...
+    paths = enumerate_paths(mdp, 0, 6, max_actions=6)
+    R = torch.stack([r[torch.tensor(p)].sum() for p in paths])
+    R_shaped = torch.stack([shaped[torch.tensor(p)].sum() for p in paths])
+    assert torch.allclose(R_shaped - R, torch.full_like(R, float(d[0])), atol=1e-12)  # ... by the start's constant
+    assert float(R_shaped.max()) == pytest.approx(0.0, abs=1e-12)  # and the cheapest path weighs exactly 1
+    assert torch.allclose(torch.softmax(R_shaped, 0), torch.softmax(R, 0), atol=1e-15)
+
+
+def test_shaped_pass_falls_back_to_log_space_where_it_cannot_hold_the_numbers() -> None:
+    mdp, _ = _road_grid()
+    D0 = _one_hot_start(36)
+    goal = torch.tensor([35])
+    # θ = 0 with a long horizon: Z'_s counts the paths, about 2.6^N of them, beyond 1e308
+    theta = torch.zeros(3, dtype=torch.float64)
+    assert shaped_visitation(mdp, theta, goal, D0, horizon=800) is None
+    vis = expected_visitation(mdp, theta, goal, D0, horizon=800, method="shaped")
+    assert vis.method == "log" and bool(torch.isfinite(vis.log_Z_state).all())
+    # positive rewards: no Dijkstra potential exists
+    assert shaped_visitation(mdp, torch.full((3,), 0.1, dtype=torch.float64), goal, D0, horizon=20) is None
+    # within range the shaped pass is used
+    assert expected_visitation(mdp, -torch.ones(3, dtype=torch.float64), goal, D0, horizon=800, method="shaped").method == "shaped"
+
+
+def test_auto_method_takes_the_log_space_pass_on_small_graphs() -> None:
+    mdp, theta = _road_grid()
+    assert expected_visitation(mdp, theta, torch.tensor([35]), _one_hot_start(36), horizon=10).method == "log"
+
+
+# --- bad input is refused before any compute ---------------------------------------------------
+
+def _small() -> tuple[GraphMDP, int, int, list[list[int]], torch.Tensor]:
+    mdp, A, B, paths = label_bias_example()
+    return mdp, A, B, paths, torch.zeros(1, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("method", ["log", "shaped"])
+def test_start_distribution_of_the_wrong_width_is_refused(method: str) -> None:
+    mdp, A, B, _, theta = _small()
+    with pytest.raises(ConfigError, match="D0"):
+        expected_visitation(mdp, theta - 1, torch.tensor([B]), torch.ones(1, 6, dtype=torch.float64), horizon=4, method=method)
+    with pytest.raises(ConfigError, match="D0"):
+        expected_visitation(mdp, theta - 1, torch.tensor([B]), torch.ones(2, 7, dtype=torch.float64), horizon=4, method=method)
+    with pytest.raises(ConfigError, match="D0"):
+        forward_pass(mdp, torch.zeros(1, mdp.num_actions, dtype=torch.float64), torch.ones(1, 8, dtype=torch.float64), horizon=3)
+
+
+@pytest.mark.parametrize("goal", [-1, 7, 100])
+def test_out_of_range_goals_and_states_are_refused(goal: int) -> None:
+    mdp, A, B, paths, theta = _small()
+    D0 = _one_hot_start(7)
+    with pytest.raises(ConfigError, match="goal"):
+        backward_pass(mdp, theta, torch.tensor([goal]), horizon=3)
+    with pytest.raises(ConfigError, match="goal"):
+        expected_visitation(mdp, theta, torch.tensor([goal]), D0, horizon=3)
+    with pytest.raises(ConfigError, match="goal"):
+        sample_paths(mdp, torch.zeros(1, mdp.num_actions), torch.tensor([0]), torch.tensor([0]), torch.tensor([goal]),
+                     generator=torch.Generator(), max_steps=3)
+    with pytest.raises(ConfigError, match="start"):
+        sample_paths(mdp, torch.zeros(1, mdp.num_actions), torch.tensor([goal]), torch.tensor([0]), torch.tensor([B]),
+                     generator=torch.Generator(), max_steps=3)
+    with pytest.raises(ConfigError):
+        make_demonstrations(mdp, [[0, goal]])  # an action index out of range
+
+
+def test_demonstrations_that_cannot_reach_their_goal_within_the_horizon_are_refused() -> None:
+    mdp, A, B, paths, theta = _small()
+    demos = make_demonstrations(mdp, paths)
+    with pytest.raises(ConfigError, match="horizon"):
+        log_likelihood_and_gradient(mdp, theta, demos, horizon=2)  # every path takes three actions
+    # only feature counts given (no actions): the start cannot reach the goal in 2 actions
+    bare = Demonstrations(demos.start, demos.goal, demos.feature_counts)
+    with pytest.raises(ConfigError, match="cannot reach its goal"):
+        log_likelihood_and_gradient(mdp, theta, bare, horizon=2)
+    L, _ = log_likelihood_and_gradient(mdp, theta, demos, horizon=3)
+    assert math.isfinite(float(L))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused(bad: float) -> None:
+    mdp, A, B, paths, _ = _small()
+    theta = torch.tensor([bad], dtype=torch.float64)
+    demos = make_demonstrations(mdp, paths)
+    with pytest.raises(ConfigError, match="finite"):
+        backward_pass(mdp, theta, torch.tensor([B]), horizon=4)
+    with pytest.raises(ConfigError, match="finite"):
+        log_likelihood_and_gradient(mdp, theta, demos, horizon=4)
+    with pytest.raises(ConfigError, match="finite"):
+        fit_lbfgs(mdp, demos, theta, iterations=2, horizon=4)
+    with pytest.raises(ConfigError, match="finite"):
+        expected_visitation(mdp, theta, torch.tensor([B]), _one_hot_start(7), horizon=4, method="shaped")
+
+
+def test_bad_shapes_and_values_are_refused() -> None:
+    mdp, A, B, paths, theta = _small()
+    D0 = _one_hot_start(7)
+    with pytest.raises(ConfigError, match="theta"):
+        backward_pass(mdp, torch.zeros(2, dtype=torch.float64), torch.tensor([B]), horizon=3)
+    with pytest.raises(ConfigError, match="D0"):
+        expected_visitation(mdp, theta, torch.tensor([B]), -D0, horizon=3)
+    with pytest.raises(ConfigError, match="D0"):
+        expected_visitation(mdp, theta, torch.tensor([B]), D0 * float("nan"), horizon=3)
+    with pytest.raises(ConfigError, match="method"):
+        expected_visitation(mdp, theta, torch.tensor([B]), D0, horizon=3, method="fast")
+    with pytest.raises(ConfigError, match="pi"):
+        forward_pass(mdp, torch.zeros(1, 3, dtype=torch.float64), D0, horizon=3)
+    with pytest.raises(ConfigError, match="pi"):
+        forward_pass(mdp, torch.full((1, mdp.num_actions), float("nan")), D0, horizon=3)
+    with pytest.raises(ConfigError, match="log_Z"):
+        local_action_probabilities(mdp, torch.zeros(1, 3), torch.zeros(1, 7))
+    with pytest.raises(ConfigError, match="D_action"):
+        expected_feature_counts(mdp, torch.zeros(1, 3, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="index"):
+        segment_logsumexp(torch.zeros(1, 4), torch.tensor([0, 1, 2, 9]), 3)
+    with pytest.raises(ConfigError, match="goal"):
+        goal_float = torch.tensor([1.5])
+        backward_pass(mdp, theta, goal_float, horizon=3)
+    with pytest.raises(ConfigError, match="cost"):
+        cost_to_goal(mdp, -torch.ones(mdp.num_actions).numpy(), B)
+    with pytest.raises(ConfigError, match="tol"):
+        expected_visitation(mdp, theta, torch.tensor([B]), D0, horizon=3, tol=float("nan"))

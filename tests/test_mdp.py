@@ -143,3 +143,11 @@ def test_state_visitation_counts_steps() -> None:
     assert torch.allclose(vd.sum(-1), torch.full((3,), 1 / (1 - 0.8), dtype=F64), atol=1e-12)
     P_pi = policy_transition(mdp, pi)
     assert torch.allclose(P_pi.sum(-1), torch.ones(3, 4, dtype=F64))
+
+
+def test_policy_transition_checks_the_policy() -> None:
+    mdp = random_mdp(2, 4, 3, generator=torch.Generator().manual_seed(0), gamma=0.9, dtype=torch.float64)
+    with pytest.raises(ConfigError, match=r"pi must have shape \[b, S, A\]"):
+        policy_transition(mdp, torch.full((4, 3), 1 / 3, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="probability distribution"):
+        state_visitation(mdp, torch.full((2, 4, 3), 0.5, dtype=torch.float64), horizon=3)

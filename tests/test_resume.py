@@ -112,14 +112,15 @@ def test_sigterm_and_time_limit_suspend_then_resume_is_byte_identical(
     if proc.returncode != 0:  # it may have finished before the signal arrived
         assert proc.returncode == EXIT_SUSPENDED, err
         assert "run the same command again" in err and "Traceback" not in err
-    # then commands with a one-second time limit: each saves a checkpoint at its next opportunity after that and exits 75
+    # then a command whose time limit has passed when its first stage ends (it must stop there, exit 75),
+    # and commands with a one-second limit, each resuming the last, until the run is done
     codes = []
-    for _ in range(40):
-        done = subprocess.run(_command(name, out, "--time-limit", "1"), capture_output=True, text=True,
+    for limit in ["0.001"] + ["1"] * 40:
+        done = subprocess.run(_command(name, out, "--time-limit", limit), capture_output=True, text=True,
                               env=_env(), timeout=600)
         codes.append(done.returncode)
         if done.returncode == 0:
             break
         assert done.returncode == EXIT_SUSPENDED, done.stderr
-    assert codes[-1] == 0 and EXIT_SUSPENDED in codes
+    assert codes[-1] == 0 and codes[0] == EXIT_SUSPENDED, codes
     assert _results(out) == uninterrupted[name]

@@ -105,3 +105,21 @@ def test_bad_arguments(setting) -> None:
         rollout_returns(mdp, pi, 1.0, n_episodes=5, horizon=5, generator=gen(), start_state=99)
     with pytest.raises(ConfigError):
         rollout_returns(mdp, pi, 1.0, n_episodes=5, horizon=5, generator=gen(), entropy_term="kl")
+
+
+def test_start_states_and_policies_are_checked() -> None:
+    mdp = random_mdp(2, 4, 3, generator=torch.Generator().manual_seed(0), gamma=0.9, dtype=torch.float64)
+    pi = torch.full((2, 4, 3), 1 / 3, dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    kw = dict(n_episodes=2, horizon=3, generator=g)
+    for bad in (-1, 4, True):
+        with pytest.raises(ConfigError, match="start_state"):
+            rollout_returns(mdp, pi, 1.0, start_state=bad, **kw)
+    with pytest.raises(ConfigError, match=r"start_state must lie in \[0, 4\)"):
+        rollout_returns(mdp, pi, 1.0, start_state=torch.tensor([0, -1]), **kw)
+    with pytest.raises(ConfigError, match="start_state must be one index or a tensor"):
+        rollout_returns(mdp, pi, 1.0, start_state=torch.tensor([0, 1, 2]), **kw)
+    nan_pi = pi.clone()
+    nan_pi[0, 0, 0] = float("nan")
+    with pytest.raises(ConfigError, match="probability distribution"):
+        rollout_returns(mdp, nan_pi, 1.0, **kw)

@@ -245,3 +245,19 @@ def test_bad_input_raises_config_error(mdp) -> None:
         soft_value_iteration(mdp, 1.0, tol=0.0)
     with pytest.raises(ConfigError):
         n_step_boltzmann_backup(Q, mdp, 1.0, 0)
+
+
+def test_non_finite_or_misshapen_q_is_refused_before_iterating() -> None:
+    import time
+
+    mdp = random_mdp(2, 4, 3, generator=torch.Generator().manual_seed(0), gamma=0.9, dtype=torch.float64)
+    Q0 = torch.zeros(2, 4, 3, dtype=torch.float64)
+    Q0[1, 2, 0] = float("nan")
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="Q holds NaN or infinite values"):
+        soft_value_iteration(mdp, 1.0, Q0=Q0)
+    assert time.perf_counter() - start < 1.0  # refused at once, not after max_iter backups
+    with pytest.raises(ConfigError, match=r"Q must have shape \[b, S, A\] = \(2, 4, 3\)"):
+        soft_value_iteration(mdp, 1.0, Q0=torch.zeros(2, 3, 4, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="Q holds"):
+        soft_bellman_backup(torch.full((2, 4, 3), float("inf"), dtype=torch.float64), mdp, 1.0)

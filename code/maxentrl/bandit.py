@@ -50,6 +50,7 @@ __all__ = [
     "learning_rate",
     "train_policy_based",
     "train_value_based",
+    "asymptotic_kl_constant",
 ]
 
 
@@ -200,6 +201,19 @@ def _leave_one_out_mean(rewards: Tensor) -> Tensor:
     return (rewards.sum(-1, keepdim=True) - rewards) / (M - 1)
 
 
+def asymptotic_kl_constant(arms: int, noise_std: float, tau: float | Tensor, samples: int) -> float | Tensor:
+    """c in E KL[π_k ‖ π^B] ≈ c / k for a learner whose reward estimates are sample means.
+
+    With n_a ≈ k M π^B(a) noisy rewards of arm a, the estimate of r̄(a) has
+    variance σ²/n_a, and to second order KL = Var_{π^B}[q − r̄] / (2τ²), whose
+    expectation is (A − 1) σ² / (2 τ² M k): the 1/k rate, with this constant.
+    """
+    require_int_at_least("arms", arms, 2)
+    require_int_at_least("samples", samples, 1)
+    check_temperature(tau)
+    return (arms - 1) * noise_std**2 / (2 * tau**2 * samples)
+
+
 def train_policy_based(
     bandits: BanditBatch,
     tau: float | Tensor,
@@ -208,31 +222,64 @@ def train_policy_based(
     samples: int,
     lr: float,
     decay_steps: float,
+    power: float = 1.0,
+    averaging: bool = False,
     generator: torch.Generator | None = None,
     record: Callable[[int, Tensor], None] | None = None,
+    state: dict | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
 ) -> Tensor:
     """Stochastic gradient ascent on η (eq. 7) for π_θ = softmax(θ), θ₀ = log π̄; returns θ ``(B, A)``.
 
     Each step draws ``samples`` actions per bandit from π_θ, their noisy
-    rewards, and moves θ ← θ + lr_k ĝ with the leave-one-out baseline.
-    ``record(k, pi)`` is called with the policy after step k (and k = 0).
+    rewards, and moves θ ← θ + α_k ĝ with the leave-one-out baseline and
+    α_k = lr / (1 + k / decay_steps)^power.
+
+    With ``averaging`` (Polyak–Ruppert), the policy reported is softmax(θ̄_k),
+    θ̄_k the mean of the iterates since the last power of two (always at least
+    the last half of the run). Steps that shrink more slowly than 1/k
+    (0.5 < power < 1) then give θ̄_k the 1/k rate of a sample mean whatever
+    the curvature, while a plain 1/k schedule reaches it only where
+    lr · decay_steps is large against the inverse curvature, which for an arm of
+    small probability it is not. ``record(k, pi)`` is called with the
+    (averaged) policy after step k (and k = 0). Returns the (averaged) θ.
+
+    ``on_step(k, state)`` receives the learner's whole state after step k (a
+    dict of tensors and counters); passing such a ``state`` back continues the
+    run from there (with the generator's state restored by the caller), so a
+    long run can be checkpointed and resumed exactly.
     """
     check_temperature(tau)
     require_int_at_least("steps", steps, 0)
-    theta = bandits.log_prior.clone()
-    if record is not None:
-        record(0, torch.softmax(theta, -1))
-    for k in range(1, steps + 1):
+    require_int_at_least("samples", samples, 2)
+    require_positive("lr", lr)
+    require_positive("decay_steps", decay_steps)
+    require_positive("power", power)
+    if state is None:
+        theta = bandits.log_prior.clone()
+        theta_bar, count, k0 = theta.clone(), 0, 0
+        if record is not None:
+            record(0, torch.softmax(theta, -1))
+    else:
+        theta, theta_bar, count, k0 = state["theta"].clone(), state["theta_bar"].clone(), int(state["count"]), int(state["k"])
+    for k in range(k0 + 1, steps + 1):
         pi = torch.softmax(theta, -1)
         actions = sample_actions(pi, samples, generator=generator)
         rewards = sample_rewards(bandits, actions, generator=generator)
         g = policy_gradient_estimate(
             theta, actions, rewards, tau, log_prior=bandits.log_prior, baseline=_leave_one_out_mean(rewards)
         )
-        theta = theta + learning_rate(k - 1, lr, decay_steps) * g
+        theta = theta + (lr / (1.0 + (k - 1) / decay_steps) ** power) * g
+        if averaging:
+            if k & (k - 1) == 0:  # k is a power of two: restart the average
+                theta_bar, count = torch.zeros_like(theta), 0
+            count += 1
+            theta_bar = theta_bar + (theta - theta_bar) / count
         if record is not None:
-            record(k, torch.softmax(theta, -1))
-    return theta
+            record(k, torch.softmax(theta_bar if averaging else theta, -1))
+        if on_step is not None:
+            on_step(k, {"k": k, "theta": theta, "theta_bar": theta_bar, "count": count})
+    return theta_bar if averaging else theta
 
 
 def train_value_based(
@@ -241,30 +288,61 @@ def train_value_based(
     *,
     steps: int,
     samples: int,
-    lr: float,
-    decay_steps: float,
+    step_rule: str = "sample_average",
+    lr: float = 1.0,
+    decay_steps: float = 50.0,
     generator: torch.Generator | None = None,
     record: Callable[[int, Tensor], None] | None = None,
+    state: dict | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
 ) -> Tensor:
     """Regress q_θ on sampled rewards (eqs. 8–9) while acting with π^B_{q_θ} (eqs. 10–12); returns q ``(B, A)``.
 
-    q₀ = 0, so the first policy is π̄. Each step samples from the current
-    Boltzmann policy of q_θ and takes q ← q − lr_k ∇̂L. Since the minimizer of
-    eq. 8 over tabular q is r̄ for any fully supported sampling policy, q_θ → r̄
-    and π^B_{q_θ} → π^B_r̄. ``record(k, pi)`` receives π^B_{q_θ} after step k.
+    q₀ = 0, so the first policy is π̄. Each step samples ``samples`` actions
+    from the current Boltzmann policy of q_θ and takes a gradient step on the
+    squared error of eq. 8 for each arm a:
+
+        q(a) ← q(a) − α_{k,a} Σ_{m: a_m = a} (q(a) − r_m).
+
+    With ``step_rule="sample_average"`` the step of arm a is 1/n_a, n_a the
+    number of its rewards so far, so q(a) is exactly their mean: each arm's
+    estimate has variance σ²/n_a, and KL[π_k ‖ π^B] falls like
+    :func:`asymptotic_kl_constant` / k. With ``"robbins_monro"`` every arm's
+    step is lr / (1 + k / decay_steps) per sample; an arm sampled with
+    probability π(a) then forgets its initial error only like
+    k^{−lr · decay_steps · π(a)}, slower than 1/k for rare arms. Since the
+    minimizer of eq. 8 over tabular q is r̄ for any fully supported sampling
+    policy, q_θ → r̄ and π^B_{q_θ} → π^B_r̄ either way. ``record(k, pi)``
+    receives π^B_{q_θ} after step k; ``state`` and ``on_step`` resume and
+    checkpoint the run as in :func:`train_policy_based`.
     """
     check_temperature(tau)
     require_int_at_least("steps", steps, 0)
-    q = torch.zeros_like(bandits.r_bar)
-    if record is not None:
-        record(0, boltzmann_policy(q, tau, log_prior=bandits.log_prior))
-    for k in range(1, steps + 1):
+    require_int_at_least("samples", samples, 1)
+    if step_rule not in ("sample_average", "robbins_monro"):
+        raise ConfigError(f"step_rule must be 'sample_average' or 'robbins_monro', got {step_rule!r}")
+    require_positive("lr", lr)
+    require_positive("decay_steps", decay_steps)
+    if state is None:
+        q, n, k0 = torch.zeros_like(bandits.r_bar), torch.zeros_like(bandits.r_bar), 0
+        if record is not None:
+            record(0, boltzmann_policy(q, tau, log_prior=bandits.log_prior))
+    else:
+        q, n, k0 = state["q"].clone(), state["n"].clone(), int(state["k"])
+    for k in range(k0 + 1, steps + 1):
         pi = boltzmann_policy(q, tau, log_prior=bandits.log_prior)
         actions = sample_actions(pi, samples, generator=generator)
         rewards = sample_rewards(bandits, actions, generator=generator)
-        q = q - learning_rate(k - 1, lr, decay_steps) * value_gradient_estimate(q, actions, rewards)
+        grad = value_gradient_estimate(q, actions, rewards) * samples  # Σ_{m: a_m = a} (q(a) − r_m)
+        if step_rule == "sample_average":
+            n = n + torch.zeros_like(q).scatter_add_(-1, actions, torch.ones_like(rewards))
+            q = q - grad / n.clamp(min=1.0)
+        else:
+            q = q - learning_rate(k - 1, lr, decay_steps) / samples * grad
         if record is not None:
             record(k, boltzmann_policy(q, tau, log_prior=bandits.log_prior))
+        if on_step is not None:
+            on_step(k, {"k": k, "q": q, "n": n})
     return q
 
 

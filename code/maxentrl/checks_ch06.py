@@ -10,15 +10,22 @@ then a batch of goals with several starts, then a graph whose actions are not
 sorted by state. It prints a one-line verdict (with a hint on the first
 failure) and returns ``True`` or ``False``; with ``raise_on_failure=True`` a
 failure raises :class:`AssertionError` instead.
+
+An answer that calls the package (its ``forward_pass``, or any other module
+that computes visitation frequencies) fails, whatever its numbers; the fields
+and methods of the ``mdp`` it is given are the reader's to use. See
+:mod:`maxentrl.checking`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from maxentrl.checking import call_answer, report
 from maxentrl.irl.graph import GraphMDP
 from maxentrl.irl.maxent import backward_pass, forward_pass, local_action_probabilities
 
@@ -55,13 +62,15 @@ def _random_case(seed: int, *, num_states: int, goals: int, shuffle: bool) -> tu
 def check_forward_pass(fn: ForwardPass, *, raise_on_failure: bool = False) -> bool:
     """Check ``fn(mdp, pi, D0, horizon) -> D_state[B, S]`` against Algorithm 1's forward pass."""
     try:
-        report = _check_forward_pass(fn)
+        summary = _check_forward_pass(fn)
     except AssertionError as exc:
+        report("check_forward_pass", False, str(exc))
         if raise_on_failure:
             raise
         print(f"✗ forward pass: {exc}")
         return False
-    print(f"✓ {report}")
+    report("check_forward_pass", True)
+    print(f"✓ {summary}")
     return True
 
 
@@ -73,11 +82,13 @@ def _check_forward_pass(fn: ForwardPass) -> str:
     ]
     for k, (what, kw) in enumerate(cases):
         mdp, pi, D0, horizon = _random_case(100 + k, **kw)
-        want, _, _ = forward_pass(mdp, pi, D0, horizon=horizon)
         try:
-            got = fn(mdp, pi.clone(), D0.clone(), horizon)
+            got = call_answer(fn, copy.deepcopy(mdp), pi.clone(), D0.clone(), horizon, allowed=("maxentrl.irl.graph",))
+        except AssertionError:
+            raise
         except Exception as exc:  # any failure of the reader's code is a failed check
             raise AssertionError(f"{what}: your forward pass raised {type(exc).__name__}: {exc}") from exc
+        want, _, _ = forward_pass(mdp, pi, D0, horizon=horizon)  # after the answer ran
         if not isinstance(got, Tensor):
             raise AssertionError(f"{what}: return a tensor D_state[B, S], got {type(got).__name__}")
         if tuple(got.shape) != tuple(want.shape):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import signal
 import sys
 
@@ -81,13 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         registry = load_all()
         if args.name is None:
+            given = [opt for opt, value, default in (
+                ("--preset", args.preset, "quick"), ("--device", args.device, "auto"), ("--seed", args.seed, "0"),
+                ("--out", args.out, "runs"), ("--set", args.overrides, []), ("--fresh", args.fresh, False),
+                ("--checkpoint-every", args.checkpoint_every, None), ("--time-limit", args.time_limit, None),
+            ) if value != default]
+            if given:
+                raise ConfigError(f"{', '.join(given)} need(s) an experiment name (run without options to list them)")
             for name, exp in sorted(registry.items()):
                 print(f"{name:28s} ch.{exp.chapter}  {exp.summary}")
             return 0
-        try:
-            seed = int(args.seed.strip())
-        except ValueError:
-            raise ConfigError(f"seed must be an integer in [0, 2**32), got {args.seed!r}") from None
+        if not re.fullmatch(r"[0-9]+", args.seed.strip()):
+            raise ConfigError(f"seed must be an integer in [0, 2**32), got {args.seed!r}")
+        seed = int(args.seed.strip())
+        if not args.out.strip():
+            raise ConfigError("--out must name a folder")
         signal.signal(signal.SIGTERM, lambda signum, frame: request_stop())
         result = run_experiment(
             args.name,

@@ -7,11 +7,15 @@ Four claims (see the book's chapter 1):
   first variation ∫ (δJ/δq) η, with error O(ε) (forward) and O(ε²) (central);
 * C1.2 mirror gradient ascent on a discretized density converges to the
   Boltzmann density exp(f/τ)/Z (KL below 1e-8) for several τ, and the maximum
-  equals τ log ∫ exp(f/τ);
+  equals τ log ∫ exp(f/τ); plain gradient ascent on the logits, the contrast,
+  crawls where q* is small;
 * C1.3 Schulman et al. (2017), eq. 6 holds to 1e-12 in float64 for random
   π, π̄, r̄ and τ;
 * C1.4 on batched entropy-regularized bandits, the policy-based learner (eq. 7)
-  and the value-based learner (eqs. 8–12) both converge to π^B (eq. 2).
+  and the value-based learner (eqs. 8–12) both converge to π^B (eq. 2), at the
+  1/k rate of a sample mean once their steps allow it (per-arm sample averages
+  for the value-based learner, Polyak–Ruppert averaging for the policy-based
+  one; the Robbins–Monro schedule α₀/(1 + k/k₀) as the contrast).
 
 Everything is float64. ``quick`` runs in seconds on a CPU; ``full`` scales
 C1.2 to millions of grid points and C1.4 to tens of thousands of bandits.
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from maxentrl.bandit import (
+    asymptotic_kl_constant,
     boltzmann_optimum,
     make_bandits,
     s6_sides,
@@ -48,6 +53,7 @@ from maxentrl.functional import (
     mirror_ascent,
     random_fourier_functions,
     soft_maximum_integral,
+    softmax_gradient_ascent,
 )
 
 DTYPE = torch.float64
@@ -92,6 +98,10 @@ class Ch01Config(ExperimentConfig):
     ascent_rate: float = bounded(0.2, 0.0, 1.0, open_low=True, open_high=True)
     """C1.2: ατ, the step size times the temperature; log q − log q* contracts by 1 − ατ per step."""
 
+    plain_steps: int = bounded(2000, 10, 10**7)
+    """C1.2 contrast: steps of plain gradient ascent on the logits of q (step 1/(τ max q*), the
+    largest that is safely stable), whose rate is compared with mirror ascent's."""
+
     s6_samples: int = bounded(20_000, 1, 10**9)
     """C1.3: random (π, π̄, r̄, τ) quadruples."""
 
@@ -117,13 +127,18 @@ class Ch01Config(ExperimentConfig):
     """C1.4: actions sampled per bandit and step."""
 
     lr_policy: float = bounded(2.0, 0.0, 1e3, open_low=True)
-    """C1.4: initial step size of the policy-based learner (eq. 7)."""
+    """C1.4: initial step size α₀ of the policy-based learner (eq. 7)."""
+
+    policy_power: float = bounded(0.6, 0.5, 1.0)
+    """C1.4: the policy-based learner's steps decay as α₀ / (1 + k / k₀)^p with this p, and the policy
+    reported is that of the Polyak–Ruppert average of θ (at least the last half of the iterates)."""
 
     lr_value: float = bounded(1.0, 0.0, 1e3, open_low=True)
-    """C1.4: initial step size of the value-based learner (eq. 9)."""
+    """C1.4: step size α₀ of the value-based learner's contrast run with the Robbins–Monro schedule
+    α₀ / (1 + k / k₀) per sample (the learner itself takes per-arm sample-average steps 1/n_a)."""
 
     decay_steps: float = bounded(50.0, 0.0, 1e9, open_low=True)
-    """C1.4: step sizes decay as lr / (1 + k / decay_steps)."""
+    """C1.4: k₀ of both step schedules above."""
 
     log_points: int = bounded(40, 2, 10_000)
     """C1.4: number of (log-spaced) steps at which the KL to π^B is recorded."""
@@ -236,6 +251,20 @@ def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
         kl_curve.append(kl.tolist())
 
     log_q = mirror_ascent(f, tau, w, steps=config.ascent_steps, step_size=config.ascent_rate / tau, record=record)
+    # the contrast: plain gradient ascent on the logits, at the largest safely stable step 1/(τ max q*)
+    plain_curve: list[list[float]] = []
+    log_steps = set(torch.logspace(0, math.log10(config.plain_steps), 60).round().long().tolist())
+
+    def record_plain(k: int, log_q: torch.Tensor) -> None:
+        if k in log_steps:
+            plain_curve.append([k, *kl_density(log_q.exp(), q_star, w).view(T, F).amax(-1).tolist()])
+
+    softmax_gradient_ascent(f, tau, w, steps=config.plain_steps, step_size=1.0 / (tau * q_star.amax(-1)),
+                            record=record_plain)
+    pc = torch.tensor(plain_curve, dtype=DTYPE)
+    tail = pc[:, 0] >= config.plain_steps / 10
+    plain_slopes = [float(_slope(pc[tail, 0].log(), pc[tail, 1 + i].clamp_min(1e-300).log().unsqueeze(-1)))
+                    for i in range(T)]
     q = log_q.exp()
     kl_final = kl_density(q, q_star, w).view(T, F)
     value = entropy_regularized_objective(q, f, tau, w)
@@ -248,6 +277,11 @@ def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
         "c12_batch_points": int(f.numel()),
         "c12_kl_curve": kl_curve,  # [step][tau]: max over the landscapes
         "c12_final_kl": kl_final.amax(-1).tolist(),
+        "c12_plain_steps": pc[:, 0].long().tolist(),
+        "c12_plain_kl_curve": pc[:, 1:].tolist(),  # [logged step][tau]: max over the landscapes
+        "c12_plain_tail_slopes": plain_slopes,
+        "c12_q_star_max": q_star.amax(-1).view(T, F).amax(-1).tolist(),
+        "c12_q_star_min": q_star.amin(-1).view(T, F).amin(-1).tolist(),
         "c12_value_gap": gap.amax(-1).tolist(),
         "c12_soft_max": soft_max.view(T, F)[:, 0].tolist(),
         "c12_plot_x": x[::stride].tolist(),
@@ -314,12 +348,23 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
     log_set = set(log_steps)
     out: dict = {"c14_taus": list(config.bandit_taus), "c14_steps": log_steps, "c14_bandits": B}
     table = []
-    for name, train, lr, stream in (
-        ("policy", train_policy_based, config.lr_policy, 5),
-        ("value", train_value_based, config.lr_value, 6),
-    ):
-        curve: list[list[float]] = []
-        bar = ctx.bar(total=config.bandit_steps, desc=f"C1.4 {name}-based")
+    learners = (
+        ("policy", train_policy_based, 5, dict(lr=config.lr_policy, decay_steps=config.decay_steps,
+                                                 power=config.policy_power, averaging=True)),
+        ("value", train_value_based, 6, dict(step_rule="sample_average")),
+        ("value_rm", train_value_based, 7, dict(step_rule="robbins_monro", lr=config.lr_value,
+                                                  decay_steps=config.decay_steps)),
+    )
+    generators = [ctx.generator(stream) for _, _, stream, _ in learners]
+    # the loop state: which learner runs, the finished learners' curves and the running learner's state
+    saved = ctx.restored() or {"learner": 0, "curves": {}, "curve": [], "state": None}
+    for index, ((name, train, _, options), gen) in enumerate(zip(learners, generators)):
+        if index < saved["learner"]:
+            continue
+        resumed = index == saved["learner"] and saved["state"] is not None
+        curve: list[list[float]] = list(saved["curve"]) if resumed else []
+        done_steps = int(saved["state"]["k"]) if resumed else 0
+        bar = ctx.bar(total=config.bandit_steps, desc=f"C1.4 {name}-based", initial=done_steps)
 
         def record(k: int, pi: torch.Tensor) -> None:
             if k in log_set:
@@ -327,21 +372,28 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
             if k > 0:
                 bar.update(1)
 
-        train(
-            bandits,
-            tau,
-            steps=config.bandit_steps,
-            samples=config.samples_per_step,
-            lr=lr,
-            decay_steps=config.decay_steps,
-            generator=ctx.generator(stream),
-            record=record,
-        )
+        def on_step(k: int, state: dict, index: int = index) -> None:
+            if k < config.bandit_steps and ctx.checkpoint_due():
+                ctx.checkpoint({"learner": index, "curves": saved["curves"], "curve": curve, "state": state})
+
+        train(bandits, tau, steps=config.bandit_steps, samples=config.samples_per_step, generator=gen,
+              record=record, state=saved["state"] if resumed else None, on_step=on_step, **options)
         bar.close()
+        saved = {"learner": index + 1, "curves": {**saved["curves"], name: curve}, "curve": [], "state": None}
+    for name, *_ in learners:
+        curve = saved["curves"][name]
         out[f"c14_kl_{name}"] = curve  # [logged step][tau]: mean over bandits
+        c = torch.tensor(curve, dtype=DTYPE)
+        k = torch.tensor(log_steps, dtype=DTYPE)
+        tail = k >= config.bandit_steps / 10
         for i, t in enumerate(config.bandit_taus):
-            table.append({"learner": name, "tau": t, "initial_kl": curve[0][i], "final_kl": curve[-1][i]})
+            const = asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+            table.append({"learner": name, "tau": t, "initial_kl": curve[0][i], "final_kl": curve[-1][i],
+                          "tail_slope": float(_slope(k[tail].log(), c[tail, i].log().unsqueeze(-1))),
+                          "k_kl_over_constant": curve[-1][i] * config.bandit_steps / const})
     out["c14_table"] = table
+    out["c14_kl_constant"] = [asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+                              for t in config.bandit_taus]
     return out
 
 
@@ -371,6 +423,6 @@ EXPERIMENT = register(
         presets={"quick": QUICK, "full": FULL},
         run=run,
         smoke={"fd_test_functions": "4", "fd_grid_points": "64", "grid_points": "256", "ascent_steps": "30",
-               "s6_samples": "2000", "bandits": "8", "bandit_steps": "300"},
+               "s6_samples": "2000", "bandits": "8", "bandit_steps": "2000", "plain_steps": "20"},
     )
 )

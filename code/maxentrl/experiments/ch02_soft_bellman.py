@@ -90,7 +90,7 @@ class Ch02Config(ExperimentConfig):
     mc_tau: float = bounded(0.5, 1e-3, 1e3)
     """C2.2: temperature."""
 
-    mc_gamma: float = bounded(0.8, 0.0, 0.99)
+    mc_gamma: float = bounded(0.8, 0.0, 0.99, open_low=True)
     """C2.2: discount (at most 0.99, so that the rollout horizon stays finite)."""
 
     mc_episodes: int = bounded(4_000, 2, 10**7)

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from maxentrl.errors import require_int_at_least, require_positive
+from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
-from maxentrl.irl.maxent import Demonstrations, _goal_mask
+from maxentrl.irl.maxent import Demonstrations, FitState, _goal_mask, check_demonstrations, resume_state
 
 __all__ = [
     "time_cost",
@@ -39,6 +41,10 @@ __all__ = [
 
 def time_cost(mdp: GraphMDP, length_m: np.ndarray, speed_kmh: np.ndarray) -> np.ndarray:
     """``[E]`` travel time (seconds) of each action: the length of the segment left at its speed limit."""
+    length_m, speed_kmh = np.asarray(length_m, dtype=np.float64), np.asarray(speed_kmh, dtype=np.float64)
+    for name, x in (("length_m", length_m), ("speed_kmh", speed_kmh)):
+        if x.shape != (mdp.num_states,) or not np.all(np.isfinite(x)) or np.any(x <= 0):
+            raise ConfigError(f"{name} must be a positive, finite [S={mdp.num_states}] array")
     src = mdp.src.cpu().numpy()
     return (length_m[src] / 1000.0) / speed_kmh[src] * 3600.0
 
@@ -54,7 +60,8 @@ def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: in
     (best action −1 at the goal and where the goal is unreachable).
     """
     require_int_at_least("horizon", horizon, 1)
-    goal = torch.as_tensor(goal, dtype=torch.long, device=mdp.src.device).reshape(-1)
+    cost = check.theta("cost", cost, mdp.num_features)
+    goal = check.indices("goal", goal, mdp.num_states).to(mdp.src.device)
     is_goal, leaves_goal = _goal_mask(mdp, goal)
     c = mdp.action_rewards(cost).unsqueeze(0)  # wᵀ(f_s + g_a), here a cost
     inf = torch.tensor(math.inf, dtype=c.dtype, device=c.device)
@@ -110,6 +117,9 @@ def action_model_log_likelihood_and_gradient(
     ∂Q*(s, a)/∂w = −Φ(s, a) where Φ(s, a) = f_s + g_a + (features of the optimal
     route from s'), valid wherever the optimal route is unique.
     """
+    check_demonstrations(mdp, demos, horizon=horizon)
+    if not demos.actions:
+        raise ConfigError("the action model needs the demonstrated actions, not only feature counts")
     goals, row = torch.unique(demos.goal, return_inverse=True)
     _, Qc, best = optimal_cost_to_go(mdp, cost, goals, horizon=horizon)
     from maxentrl.irl.maxent import segment_logsumexp
@@ -139,19 +149,38 @@ def action_model_log_likelihood_and_gradient(
 
 
 def fit_action_model(
-    mdp: GraphMDP, demos: Demonstrations, cost0: Tensor, *, step: float, iterations: int, horizon: int
+    mdp: GraphMDP,
+    demos: Demonstrations,
+    cost0: Tensor,
+    *,
+    step: float,
+    iterations: int,
+    horizon: int,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> tuple[Tensor, list[float]]:
-    """Fit the action-based model's costs by exponentiated gradient ascent (costs stay positive)."""
+    """Fit the action-based model's costs by exponentiated gradient ascent (costs stay positive).
+
+    Returns the costs of the largest training log-likelihood met and the log-likelihood per iteration.
+    ``state`` and ``on_iteration`` resume and report the fit (see :data:`maxentrl.irl.maxent.FitState`).
+    """
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
-    w = cost0.clone()
-    best_w, best_L, trace = w, -math.inf, []
-    for i in range(iterations):
+    w = check.theta("cost0", cost0, mdp.num_features).clone()
+    if bool((w <= 0).any()):
+        raise ConfigError("the action model's exponentiated gradient needs strictly positive initial costs")
+    best_w, best_L, trace, i0 = w, -math.inf, [], 0
+    if resume_state(state, ("iteration", "w", "best_w", "best_L", "log_likelihood")) is not None:
+        i0, w, best_w, best_L = int(state["iteration"]), state["w"].clone(), state["best_w"].clone(), float(state["best_L"])
+        trace = list(state["log_likelihood"])
+    for i in range(i0, iterations):
         L, g = action_model_log_likelihood_and_gradient(mdp, w, demos, horizon=horizon)
         trace.append(float(L))
         if float(L) > best_L:
             best_L, best_w = float(L), w
         w = w * torch.exp(step / math.sqrt(1 + i) * g.clamp(-5, 5))
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "w": w, "best_w": best_w, "best_L": best_L, "log_likelihood": trace})
     return best_w, trace
 
 
@@ -174,6 +203,8 @@ def fit_max_margin(
     margin: float = 1.0,
     reg: float = 1e-3,
     min_cost: float = 1e-3,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> MarginFit:
     """Maximum-margin planning (Ratliff, Bagnell & Zinkevich 2006) by projected subgradient descent.
 
@@ -181,19 +212,32 @@ def fit_max_margin(
     over w ≥ min_cost, where ℓ counts the distance (100 m units) of ζ off the
     demonstrated route. The inner minimum is loss-augmented planning: Dijkstra
     with the cost of each off-route segment lowered by its loss (kept at least
-    5% of its cost so the search stays valid).
+    5% of its cost so the search stays valid). ``state`` and ``on_iteration``
+    resume and report the fit (see :data:`maxentrl.irl.maxent.FitState`).
     """
     from maxentrl.irl.roads import _action_lookup, shortest_path
 
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
+    require_positive("margin", margin)
+    require_positive("min_cost", min_cost)
+    if not (isinstance(reg, (int, float)) and math.isfinite(reg) and reg >= 0):
+        raise ConfigError(f"reg must be a finite number >= 0, got {reg!r}")
+    cost0 = check.theta("cost0", cost0, mdp.num_features)
+    length_m = np.asarray(length_m, dtype=np.float64)
+    if length_m.shape != (mdp.num_states,) or not np.all(np.isfinite(length_m)) or np.any(length_m < 0):
+        raise ConfigError(f"length_m must be a non-negative, finite [S={mdp.num_states}] array")
+    check_demonstrations(mdp, demos)
+    if not demos.actions:
+        raise ConfigError("maximum-margin planning needs the demonstrated actions, not only feature counts")
     lookup = _action_lookup(mdp)
     src = mdp.src.cpu().numpy()
     phi = (mdp.state_features[mdp.src] + mdp.action_features).cpu().double()  # [E, K]
     loss_per_state = margin * length_m / 100.0
-    w = cost0.cpu().double().clone()
-    trace = []
-    for i in range(iterations):
+    w, trace, i0 = cost0.cpu().double().clone(), [], 0
+    if resume_state(state, ("iteration", "cost", "objective")) is not None:
+        i0, w, trace = int(state["iteration"]), state["cost"].cpu().double().clone(), list(state["objective"])
+    for i in range(i0, iterations):
         sub = reg * w
         obj = 0.5 * reg * float(w @ w)
         edge_cost = (phi @ w).numpy()
@@ -210,6 +254,8 @@ def fit_max_margin(
             sub = sub + (f_demo - f_pred) / len(demos)
         trace.append(obj)
         w = (w - step / math.sqrt(1 + i) * sub).clamp(min=min_cost)
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "cost": w, "objective": trace})
     return MarginFit(w.to(cost0), trace)
 
 

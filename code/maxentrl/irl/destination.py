@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from maxentrl.errors import ConfigError
+from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
 from maxentrl.irl.maxent import backward_pass
 
@@ -34,8 +35,17 @@ def destination_log_posterior_from_log_Z(log_Z_state: Tensor, A: Tensor, B: Tens
         A, B: ``[n]`` first and current state of each partial route.
         log_prior: ``[D]`` log P(dest).
     """
-    if log_Z_state.shape[0] != log_prior.shape[0]:
-        raise ConfigError("one prior entry per destination is needed")
+    log_Z_state = check.shape("log_Z_state", check.tensor("log_Z_state", log_Z_state), (None, None))
+    D, S = log_Z_state.shape
+    if bool(torch.isnan(log_Z_state).any()) or bool((log_Z_state == torch.inf).any()):
+        raise ConfigError("log_Z_state must not hold NaN or +inf")
+    log_prior = check.shape("log_prior", check.tensor("log_prior", log_prior), (D,))
+    if bool(torch.isnan(log_prior).any()) or bool((log_prior == torch.inf).any()) or not bool(torch.isfinite(log_prior).any()):
+        raise ConfigError("log_prior must be log-probabilities: no NaN or +inf, and not all -inf")
+    A = check.indices("A", A, S)
+    B = check.indices("B", B, S)
+    if A.shape != B.shape:
+        raise ConfigError("A and B need one entry per partial route")
     logits = log_Z_state[:, B].T - log_Z_state[:, A].T + log_prior.unsqueeze(0)
     return logits - torch.logsumexp(logits, dim=1, keepdim=True)
 
@@ -44,5 +54,6 @@ def destination_log_posterior(
     mdp: GraphMDP, theta: Tensor, destinations: Tensor, A: Tensor, B: Tensor, log_prior: Tensor, *, horizon: int, tol: float = 0.0
 ) -> Tensor:
     """:func:`destination_log_posterior_from_log_Z` with the backward pass run here; ``[n, D]``."""
+    destinations = check.indices("destinations", destinations, mdp.num_states)
     bw = backward_pass(mdp, theta, destinations, horizon=horizon, tol=tol)
     return destination_log_posterior_from_log_Z(bw.log_Z_state, A, B, log_prior)

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from maxentrl.errors import ConfigError, require_int_at_least
+from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
 
 __all__ = ["enumerate_paths", "enumerated_visitation"]
@@ -24,6 +25,10 @@ def enumerate_paths(mdp: GraphMDP, start: int, goal: int, *, max_actions: int, l
     :class:`ConfigError` if there are more than ``limit`` paths.
     """
     require_int_at_least("max_actions", max_actions, 0)
+    require_int_at_least("limit", limit, 1)
+    for name, s in (("start", start), ("goal", goal)):
+        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < mdp.num_states:
+            raise ConfigError(f"{name} must be a state in [0, {mdp.num_states}), got {s!r}")
     out_edges: list[list[int]] = [[] for _ in range(mdp.num_states)]
     for a, s in enumerate(mdp.src.tolist()):
         out_edges[s].append(a)
@@ -52,6 +57,7 @@ def enumerated_visitation(
     Returns ``(D_state [S], D_action [E], log_Z)``; D_state counts the start
     and every state entered (the goal included), as Algorithm 1's forward pass does.
     """
+    theta = check.theta("theta", theta, mdp.num_features)
     paths = enumerate_paths(mdp, start, goal, max_actions=max_actions)
     if not paths:
         raise ConfigError(f"no path from {start} to {goal} within {max_actions} actions")

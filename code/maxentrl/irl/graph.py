@@ -27,12 +27,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from maxentrl.errors import ConfigError
+from maxentrl.errors import ConfigError, require_int_at_least
+from maxentrl.irl import _checks as check
 
-__all__ = ["GraphMDP", "path_features", "path_reward", "grid_graph"]
+__all__ = ["GraphMDP", "SparsePlan", "path_features", "path_reward", "grid_graph"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,11 @@ class GraphMDP:
     action_features: Tensor
 
     def __post_init__(self) -> None:
+        if not isinstance(self.num_states, int) or isinstance(self.num_states, bool) or self.num_states < 1:
+            raise ConfigError(f"num_states must be a positive integer, got {self.num_states!r}")
+        for name in ("src", "dst", "state_features", "action_features"):
+            if not isinstance(getattr(self, name), Tensor):
+                raise ConfigError(f"{name} must be a tensor, got {type(getattr(self, name)).__name__}")
         S, E = self.num_states, int(self.src.shape[0])
         if self.src.ndim != 1 or self.dst.shape != self.src.shape:
             raise ConfigError("src and dst must be 1-d tensors of equal length")
@@ -67,6 +74,12 @@ class GraphMDP:
         K = self.state_features.shape[1]
         if tuple(self.action_features.shape) != (E, K):
             raise ConfigError(f"action_features must have shape [E={E}, K={K}], got {tuple(self.action_features.shape)}")
+        for name in ("state_features", "action_features"):
+            x = getattr(self, name)
+            if not x.is_floating_point() or not bool(torch.isfinite(x).all()):
+                raise ConfigError(f"{name} must be finite floating-point numbers")
+        if self.action_features.dtype != self.state_features.dtype:
+            raise ConfigError("state_features and action_features must have the same dtype")
 
     @property
     def num_actions(self) -> int:
@@ -84,9 +97,13 @@ class GraphMDP:
 
         Actions keep the order given; give them sorted by ``src`` for the fast path.
         """
-        f = torch.as_tensor(state_features)
-        src_t = torch.as_tensor(src, dtype=torch.long, device=f.device)
-        dst_t = torch.as_tensor(dst, dtype=torch.long, device=f.device)
+        if not isinstance(num_states, int) or isinstance(num_states, bool) or num_states < 1:
+            raise ConfigError(f"num_states must be a positive integer, got {num_states!r}")
+        f = check.tensor("state_features", state_features)
+        if not f.is_floating_point():
+            f = f.double()
+        src_t = check.indices("src", src, num_states).to(f.device)
+        dst_t = check.indices("dst", dst, num_states).to(f.device)
         if action_features is None:
             action_features = torch.zeros(src_t.shape[0], f.shape[1], dtype=f.dtype, device=f.device)
         return GraphMDP(num_states, src_t, dst_t, f, torch.as_tensor(action_features, dtype=f.dtype, device=f.device))
@@ -103,6 +120,7 @@ class GraphMDP:
 
     def action_rewards(self, theta: Tensor) -> Tensor:
         """``[E]`` reward of taking each action: θᵀ(f_{src(a)} + g_a) (Algorithm 1's e^{reward(s_i|θ)})."""
+        theta = check.theta("theta", theta, self.num_features).to(device=self.src.device, dtype=self.state_features.dtype)
         return self.state_features[self.src] @ theta + self.action_features @ theta
 
     @functools.cached_property
@@ -116,14 +134,76 @@ class GraphMDP:
             return None
         return torch.bincount(self.src, minlength=self.num_states)
 
+    @functools.cached_property
+    def sparse_plan(self) -> "SparsePlan":
+        """The graph's sparse-matrix layout for the linear-space passes (built once per graph)."""
+        return SparsePlan.build(self.num_states, self.src.cpu().numpy(), self.dst.cpu().numpy())
+
     def out_degree(self) -> Tensor:
         """``[S]`` number of actions available in each state."""
         return torch.bincount(self.src, minlength=self.num_states)
 
 
+@dataclasses.dataclass(frozen=True)
+class SparsePlan:
+    """Where each action's weight goes in the S × S matrices W[s, s'] = Σ_{a: s→s'} w_a and its transpose.
+
+    Several actions between the same two states are summed into one entry
+    (minimized, for shortest paths). The arrays are NumPy, for SciPy's sparse
+    kernels; :meth:`matrix` fills in the weights of one θ.
+
+    Attributes:
+        num_states: S.
+        slot: ``[E]`` the entry of ``W`` (CSR order, rows = src) each action adds to.
+        indptr, indices: CSR structure of ``W`` (nnz entries).
+        slot_t: ``[E]`` the entry of ``Wᵀ`` (CSR order, rows = dst) each action adds to.
+        indptr_t, indices_t: CSR structure of ``Wᵀ``.
+        unique: whether no two actions join the same pair of states.
+    """
+
+    num_states: int
+    slot: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    slot_t: np.ndarray
+    indptr_t: np.ndarray
+    indices_t: np.ndarray
+    unique: bool
+
+    @staticmethod
+    def _layout(S: int, row: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = row.astype(np.int64) * S + col
+        uniq, slot = np.unique(key, return_inverse=True)
+        r, c = uniq // S, uniq % S
+        indptr = np.zeros(S + 1, dtype=np.int64)
+        np.cumsum(np.bincount(r, minlength=S), out=indptr[1:])
+        return slot.reshape(-1), indptr, c
+
+    @staticmethod
+    def build(S: int, src: np.ndarray, dst: np.ndarray) -> "SparsePlan":
+        slot, indptr, indices = SparsePlan._layout(S, src, dst)
+        slot_t, indptr_t, indices_t = SparsePlan._layout(S, dst, src)
+        return SparsePlan(S, slot, indptr, indices, slot_t, indptr_t, indices_t, bool(len(indices) == len(src)))
+
+    def matrix(self, weight: np.ndarray, *, transpose: bool = False, reduce: str = "sum"):
+        """``W`` (or ``Wᵀ``) as a SciPy CSR matrix with the action weights ``weight`` (``[E]``) summed or minimized."""
+        from scipy.sparse import csr_matrix
+
+        slot, indptr, indices = (self.slot_t, self.indptr_t, self.indices_t) if transpose else (self.slot, self.indptr, self.indices)
+        if self.unique:
+            data = np.empty(len(indices), dtype=np.float64)
+            data[slot] = weight
+        elif reduce == "sum":
+            data = np.bincount(slot, weights=weight, minlength=len(indices))
+        else:
+            data = np.full(len(indices), np.inf)
+            np.minimum.at(data, slot, weight)
+        return csr_matrix((data, indices, indptr), shape=(self.num_states, self.num_states))
+
+
 def path_features(mdp: GraphMDP, actions: Tensor | list[int]) -> Tensor:
     """f_ζ = Σ_t (f_{s_t} + g_{a_t}) for a path given as its action (edge) indices; shape ``[K]``."""
-    a = torch.as_tensor(actions, dtype=torch.long, device=mdp.src.device)
+    a = check.indices("actions", actions, mdp.num_actions).to(mdp.src.device)
     return mdp.state_features[mdp.src[a]].sum(0) + mdp.action_features[a].sum(0)
 
 
@@ -137,8 +217,9 @@ def grid_graph(height: int, width: int, state_features: Tensor) -> GraphMDP:
 
     ``state_features`` has shape ``[height * width, K]``; actions carry no features.
     """
-    if height < 1 or width < 1:
-        raise ConfigError("grid must have positive height and width")
+    require_int_at_least("height", height, 1)
+    require_int_at_least("width", width, 1)
+    state_features = check.shape("state_features", check.tensor("state_features", state_features), (height * width, None))
     src, dst = [], []
     for r in range(height):
         for c in range(width):

@@ -23,14 +23,17 @@ Each pass costs O(E) per iteration on CPU or GPU.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from maxentrl.errors import ConfigError, require_int_at_least, require_positive
+from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
 
 __all__ = [
@@ -41,16 +44,24 @@ __all__ = [
     "forward_pass",
     "Visitation",
     "expected_visitation",
+    "cost_to_goal",
+    "shaped_visitation",
+    "SHAPED_RANGE",
     "expected_feature_counts",
     "Demonstrations",
     "make_demonstrations",
     "log_likelihood_and_gradient",
     "FitResult",
+    "FitState",
+    "resume_state",
+    "LBFGS_TOLERANCE_CHANGE",
+    "LBFGS_LINE_SEARCH_EVALS",
     "fit_gradient",
     "fit_exponentiated_gradient",
     "fit_lbfgs",
     "sample_paths",
     "out_edge_table",
+    "check_demonstrations",
 ]
 
 
@@ -61,6 +72,15 @@ def segment_logsumexp(x: Tensor, index: Tensor, num_segments: int, *, lengths: T
     first. When ``index`` is sorted, pass ``lengths`` (the segment sizes, ``[S]``)
     to use ``torch.segment_reduce`` instead of scatter operations.
     """
+    x = check.tensor("x", x)
+    check.shape("x", x, (None, None))
+    index = check.indices("index", index, num_segments)
+    if index.shape[0] != x.shape[1]:
+        raise ConfigError(f"index must have one entry per column of x ({x.shape[1]}), got {index.shape[0]}")
+    if bool(torch.isnan(x).any()):
+        raise ConfigError("x must not hold NaN")
+    if lengths is not None:
+        check.shape("lengths", check.tensor("lengths", lengths), (num_segments,))
     B = x.shape[0]
     if lengths is not None:
         L = lengths.unsqueeze(0).expand(B, -1)
@@ -143,11 +163,10 @@ def backward_pass(
     """
     if not (isinstance(gamma, (int, float)) and 0.0 < gamma <= 1.0):
         raise ConfigError(f"gamma must lie in (0, 1], got {gamma!r}")
-    require_int_at_least("horizon", horizon, 1)
-    if tol < 0:
-        raise ConfigError(f"tol must be >= 0, got {tol!r}")
-    theta = theta.to(device=mdp.src.device, dtype=mdp.state_features.dtype)
-    goal = torch.as_tensor(goal, dtype=torch.long, device=mdp.src.device).reshape(-1)
+    check.horizon(horizon)
+    check.tolerance(tol)
+    theta = check.theta("theta", theta, mdp.num_features).to(device=mdp.src.device, dtype=mdp.state_features.dtype)
+    goal = check.indices("goal", goal, mdp.num_states).to(mdp.src.device)
     is_goal, leaves_goal = _goal_mask(mdp, goal)
     r_a = mdp.action_rewards(theta).unsqueeze(0)  # [1, E]
     neg_inf = torch.tensor(-math.inf, dtype=r_a.dtype, device=r_a.device)
@@ -199,6 +218,10 @@ def local_action_probabilities(mdp: GraphMDP, log_Z_action: Tensor, log_Z_state:
 
     Actions in states that cannot reach the goal (Z_s = 0) get probability 0.
     """
+    check.shape("log_Z_state", check.tensor("log_Z_state", log_Z_state), (None, mdp.num_states))
+    check.shape("log_Z_action", check.tensor("log_Z_action", log_Z_action), (log_Z_state.shape[0], mdp.num_actions))
+    if bool(torch.isnan(log_Z_state).any()) or bool(torch.isnan(log_Z_action).any()) or bool((log_Z_state == math.inf).any()):
+        raise ConfigError("log_Z_state and log_Z_action must not hold NaN or +inf")
     log_Z_src = log_Z_state.index_select(1, mdp.src)
     pi = torch.exp(log_Z_action - log_Z_src)
     return torch.where(torch.isfinite(log_Z_src), pi, torch.zeros_like(pi))
@@ -231,10 +254,17 @@ def forward_pass(
     Returns:
         ``(D_state [B, S], D_action [B, E], steps)``.
     """
-    require_int_at_least("horizon", horizon, 1)
+    check.horizon(horizon)
+    check.tolerance(tol)
+    pi = check.tensor("pi", pi)
     time_varying = pi.ndim == 3
+    check.shape("pi", pi, (None, None, mdp.num_actions) if time_varying else (None, mdp.num_actions))
     if time_varying and pi.shape[0] < horizon:
         raise ConfigError(f"a time-varying policy needs {horizon} steps, got {pi.shape[0]}")
+    check.finite("pi", pi)
+    if bool((pi < 0).any()):
+        raise ConfigError("pi must be non-negative")
+    D0 = check.distribution("D0", D0, int(pi.shape[-2]), mdp.num_states)
     D_t = D0.to(pi.dtype)
     D_state = D_t.clone()
     D_action = torch.zeros(pi.shape[-2:], dtype=pi.dtype, device=pi.device)
@@ -261,6 +291,7 @@ class Visitation:
         log_Z_state: ``[B, S]`` log partition functions after the backward pass.
         backward_iterations: backups done.
         forward_steps: forward steps done.
+        method: ``"log"`` (log-space passes) or ``"shaped"`` (potential-shaped linear passes).
     """
 
     D_state: Tensor
@@ -269,6 +300,7 @@ class Visitation:
     log_Z_state: Tensor
     backward_iterations: int
     forward_steps: int
+    method: str = "log"
 
 
 def expected_visitation(
@@ -280,8 +312,17 @@ def expected_visitation(
     horizon: int,
     tol: float = 0.0,
     time_varying: bool = False,
+    method: str = "auto",
 ) -> Visitation:
     """Algorithm 1 end to end: backward pass, local action probabilities, forward pass.
+
+    ``method`` picks how the sums are held: ``"log"`` runs the log-space passes
+    (:func:`backward_pass`, :func:`forward_pass`), batched over goals, on any
+    device; ``"shaped"`` runs the potential-shaped linear passes of
+    :func:`shaped_visitation` (CPU, one goal at a time) and falls back to log
+    space where they cannot hold the numbers; ``"auto"`` takes ``"shaped"`` on
+    a CPU for graphs of at least :data:`SHAPED_MIN_STATES` states and ``"log"``
+    otherwise. Both give the same frequencies up to rounding.
 
     With ``time_varying=False`` (the paper's version) the forward pass uses the
     stationary policy from the last backup: exact for the infinite-horizon model
@@ -290,6 +331,13 @@ def expected_visitation(
     π_t(a|s) = Z_a^{(N−t)}/Z_s^{(N−t)}, which is exact for the distribution over
     paths with at most N actions on any graph (the model brute-force enumeration checks).
     """
+    check.horizon(horizon)
+    check.tolerance(tol)
+    if method not in ("auto", "log", "shaped"):
+        raise ConfigError(f"method must be 'auto', 'log' or 'shaped', got {method!r}")
+    theta = check.theta("theta", theta, mdp.num_features)
+    goal = check.indices("goal", goal, mdp.num_states)
+    D0 = check.distribution("D0", D0, int(goal.shape[0]), mdp.num_states)
     if time_varying:
         bw = backward_pass(mdp, theta, goal, horizon=horizon, keep_history=True)
         assert bw.history is not None
@@ -305,14 +353,165 @@ def expected_visitation(
         pi = torch.stack(pis)
         D_state, D_action, steps = forward_pass(mdp, pi, D0, horizon=horizon)
         return Visitation(D_state, D_action, pi[-1], bw.log_Z_state, bw.iterations, steps)
+    if method == "auto":
+        method = "shaped" if mdp.src.device.type == "cpu" and mdp.num_states >= SHAPED_MIN_STATES else "log"
+    if method == "shaped":
+        vis = shaped_visitation(mdp, theta, torch.as_tensor(goal).reshape(-1), D0, horizon=horizon, tol=tol)
+        if vis is not None:
+            return vis
     bw = backward_pass(mdp, theta, goal, horizon=horizon, tol=tol)
     pi = local_action_probabilities(mdp, bw.log_Z_action, bw.log_Z_state)
     D_state, D_action, steps = forward_pass(mdp, pi, D0, horizon=horizon, tol=tol)
     return Visitation(D_state, D_action, pi, bw.log_Z_state, bw.iterations, steps)
 
 
+SHAPED_RANGE = (1e-290, 1e290)
+"""The shaped partition functions Z'_s must stay inside this range (float64 holds 1e±308), else
+:func:`expected_visitation` falls back to the log-space passes."""
+
+SHAPED_MIN_STATES = 20_000
+"""``method="auto"`` uses the shaped passes on a CPU from this many states on (below it the
+batched log-space passes, one call for all goals, are faster)."""
+
+
+SHAPED_SPLIT_STATES = 100_000
+"""From this many states on, each sparse product of the shaped passes is split into two row blocks
+computed on two threads (SciPy's kernels release the interpreter lock), when torch may use two."""
+
+_POOL: list = []
+
+
+class _RowBlocks:
+    """A CSR matrix whose product with a vector is computed as two row blocks on two threads (or one)."""
+
+    def __init__(self, W, threads: int) -> None:
+        self.W = W
+        self.blocks = None
+        if threads >= 2:
+            # split where half of the stored entries lie, so both threads do the same work
+            cut = int(np.searchsorted(W.indptr, W.indptr[-1] // 2))
+            self.blocks = (W[:cut], W[cut:])
+            if not _POOL:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="maxentrl-shaped"))
+
+    def dot(self, x: np.ndarray) -> np.ndarray:
+        if self.blocks is None:
+            return self.W @ x
+        top = _POOL[0].submit(self.blocks[0].dot, x)
+        bottom = self.blocks[1] @ x
+        return np.concatenate([top.result(), bottom])
+
+
+def cost_to_goal(mdp: GraphMDP, cost: np.ndarray, goal: int) -> np.ndarray:
+    """d(s) = the least total cost Σ_t c_{a_t} of a path from s to ``goal``, for every s (``[S]``, +inf where none).
+
+    Dijkstra from the goal over the reversed graph (SciPy); ``cost`` is ``[E]``, non-negative.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.shape != (mdp.num_actions,) or not np.all(np.isfinite(cost)) or np.any(cost < 0):
+        raise ConfigError(f"cost must be a finite, non-negative [E={mdp.num_actions}] array")
+    if not (isinstance(goal, (int, np.integer)) and 0 <= int(goal) < mdp.num_states):
+        raise ConfigError(f"goal must be a state in [0, {mdp.num_states}), got {goal!r}")
+    from scipy.sparse.csgraph import dijkstra
+
+    return dijkstra(mdp.sparse_plan.matrix(cost, transpose=True, reduce="min"), directed=True, indices=int(goal))
+
+
+def shaped_visitation(
+    mdp: GraphMDP, theta: Tensor, goal: Tensor, D0: Tensor, *, horizon: int, tol: float = 0.0
+) -> Visitation | None:
+    """Algorithm 1 in linear space after potential shaping; ``None`` where that cannot hold the numbers.
+
+    With costs c_a = −r_a ≥ 0 and d(s) the least cost from s to the goal
+    (:func:`cost_to_goal`), the potential φ(s) = −d(s) shapes every reward to
+
+        r'_a = r_a + φ(s') − φ(s) ≤ 0        (a: s → s'),
+
+    and a path's shaped reward is its reward plus a constant of its start,
+    Σ_t r'_{a_t} = θᵀf_ζ − φ(s_0) (the potentials telescope, φ(goal) = 0). So
+    the shaped partition functions are Z'_s = Z_s e^{d(s)} after any number of
+    backups, the local probabilities π(a|s) = e^{r'_a} Z'_{s'} / Z'_s are
+    exactly Algorithm 1's, and so is the path distribution. Every shaped weight
+    is at most 1 and the cheapest path weighs exactly 1, so Z'_s ≥ 1 once the
+    horizon covers that path, instead of spanning hundreds of orders of
+    magnitude. A backup is then one sparse product z ← W z with
+    W[s, s'] = Σ_{a: s→s'} e^{r'_a}, and the forward pass is one product with
+    Wᵀ per step on y_t = D_t / Z' (since D_{t+1} = Z' ⊙ Wᵀ y_t).
+
+    Returns ``None`` when some reward is positive (no Dijkstra potential) or
+    some Z'_s leaves :data:`SHAPED_RANGE` (e.g. θ ≈ 0 on a large graph, where
+    Z'_s counts astronomically many paths). Computes in float64 on the CPU and
+    returns tensors in the dtype and device of the graph's features.
+    """
+    check.horizon(horizon)
+    check.tolerance(tol)
+    theta = check.theta("theta", theta, mdp.num_features)
+    goal = check.indices("goal", goal, mdp.num_states)
+    D0 = check.distribution("D0", D0, int(goal.shape[0]), mdp.num_states)
+    dtype, dev = mdp.state_features.dtype, mdp.src.device
+    r = mdp.action_rewards(theta.to(device=dev, dtype=dtype)).detach().cpu().double().numpy()
+    if not bool(np.all(r <= 0)):
+        return None
+    goals = goal.reshape(-1).cpu().tolist()
+    D0_np = D0.detach().cpu().double().numpy()
+    plan = mdp.sparse_plan
+    src, dst = mdp.src.cpu().numpy(), mdp.dst.cpu().numpy()
+    S, E, B = mdp.num_states, mdp.num_actions, len(goals)
+    lo, hi = SHAPED_RANGE
+    threads = 2 if S >= SHAPED_SPLIT_STATES and torch.get_num_threads() >= 2 else 1
+    log_Z = np.empty((B, S))
+    D_state = np.empty((B, S))
+    D_action = np.empty((B, E))
+    pi = np.empty((B, E))
+    iters = steps = 0
+    for b, g in enumerate(goals):
+        d = cost_to_goal(mdp, -r, g)
+        reach = np.isfinite(d)
+        d_src, d_dst = np.where(reach[src], d[src], 0.0), np.where(reach[dst], d[dst], 0.0)
+        w = np.where(reach[src] & reach[dst] & (src != g), np.exp(r - d_dst + d_src), 0.0)  # e^{r'_a} ≤ 1
+        W = _RowBlocks(plan.matrix(w), threads)
+        z = np.zeros(S)
+        z[g] = 1.0
+        n = 0
+        for n in range(1, horizon + 1):  # backward pass, step 2
+            z_new = W.dot(z)
+            z_new[g] = 1.0
+            if tol > 0:
+                pos = z_new > 0
+                done = np.array_equal(pos, z > 0) and bool(np.all(np.abs(z_new[pos] - z[pos]) <= tol * z_new[pos]))
+                z = z_new
+                if done:
+                    break
+            else:
+                z = z_new
+        iters = max(iters, n)
+        if not (np.all(np.isfinite(z)) and z.max() <= hi and np.all(z[reach] >= lo)):
+            return None
+        pos = z > 0
+        with np.errstate(divide="ignore"):
+            log_Z[b] = np.where(pos, np.log(np.where(pos, z, 1.0)) - np.where(reach, d, 0.0), -np.inf)
+        pi[b] = np.where(pos[src], w * z[dst] / np.where(pos[src], z[src], 1.0), 0.0)  # step 3
+        WT = _RowBlocks(plan.matrix(w, transpose=True), threads)
+        y = np.where(pos, D0_np[b] / np.where(pos, z, 1.0), 0.0)  # y_0 = D_0 / Z'
+        Y = np.zeros(S)
+        t = 0
+        for t in range(horizon):  # forward pass, steps 4–6, on y_t = D_t / Z'
+            Y += y
+            y = WT.dot(y)
+            if tol > 0 and float(y @ z) <= tol:
+                break
+        steps = max(steps, t + 1)
+        D_action[b] = pi[b] * (z[src] * Y[src])  # D_a = π(a|s) Σ_t D_{s,t}
+        D_state[b] = z * (Y + y) + np.where(pos, 0.0, D0_np[b])
+    as_t = lambda x: torch.from_numpy(x).to(device=dev, dtype=dtype)  # noqa: E731
+    return Visitation(as_t(D_state), as_t(D_action), as_t(pi), as_t(log_Z), iters, steps, method="shaped")
+
+
 def expected_feature_counts(mdp: GraphMDP, D_action: Tensor) -> Tensor:
     """Σ_ζ P(ζ) f_ζ = Σ_a D_a (f_{src(a)} + g_a), shape ``[B, K]`` (eq. 6's second term)."""
+    check.finite("D_action", check.shape("D_action", check.tensor("D_action", D_action), (None, mdp.num_actions)))
     return D_action @ (mdp.state_features[mdp.src] + mdp.action_features)
 
 
@@ -353,7 +552,7 @@ def make_demonstrations(mdp: GraphMDP, paths: list[list[int]]) -> Demonstrations
     for p in paths:
         if len(p) == 0:
             raise ConfigError("a demonstrated path must take at least one action")
-        a = torch.as_tensor(p, dtype=torch.long, device=dev)
+        a = check.indices("a demonstrated path's actions", p, mdp.num_actions).to(dev)
         if len(p) > 1 and not bool(torch.equal(mdp.dst[a[:-1]], mdp.src[a[1:]])):
             raise ConfigError("a demonstrated path must be connected (dst of each action = src of the next)")
         starts.append(int(mdp.src[a[0]]))
@@ -365,6 +564,28 @@ def make_demonstrations(mdp: GraphMDP, paths: list[list[int]]) -> Demonstrations
         torch.stack(feats),
         tuple(tuple(int(x) for x in p) for p in paths),
     )
+
+
+def check_demonstrations(mdp: GraphMDP, demos: Demonstrations, *, horizon: int | None = None) -> None:
+    """Refuse demonstrations that do not fit the graph, or (given ``horizon``) are longer than it.
+
+    A demonstration longer than N actions lies outside the model of paths with
+    at most N actions (its probability is 0), and one whose start cannot reach
+    its goal within N makes the log-likelihood +inf.
+    """
+    M = len(demos)
+    if M == 0:
+        raise ConfigError("need at least one demonstration")
+    check.indices("demonstration starts", demos.start, mdp.num_states)
+    check.indices("demonstration goals", demos.goal, mdp.num_states)
+    check.finite("demonstration feature counts",
+                 check.shape("demonstration feature counts", demos.feature_counts, (M, mdp.num_features)))
+    if demos.goal.shape != demos.start.shape:
+        raise ConfigError("demonstrations need one goal per start")
+    if horizon is not None and demos.actions:
+        longest = max(len(a) for a in demos.actions)
+        if longest > horizon:
+            raise ConfigError(f"a demonstration takes {longest} actions, more than the horizon {horizon}")
 
 
 def _group_by_goal(mdp: GraphMDP, demos: Demonstrations) -> tuple[Tensor, Tensor, Tensor]:
@@ -392,10 +613,16 @@ def log_likelihood_and_gradient(
     starts of all demonstrations with that goal. One batched call of
     Algorithm 1 covers every goal.
     """
+    theta = check.theta("theta", theta, mdp.num_features)
+    check.horizon(horizon)
+    check_demonstrations(mdp, demos, horizon=horizon)
     goals, row, D0 = _group_by_goal(mdp, demos)
     vis = expected_visitation(mdp, theta, goals, D0, horizon=horizon, tol=tol)
     M = len(demos)
     log_Z0 = vis.log_Z_state[row, demos.start]
+    if not bool(torch.isfinite(log_Z0).all()):
+        m = int(torch.nonzero(~torch.isfinite(log_Z0))[0])
+        raise ConfigError(f"demonstration {m} cannot reach its goal within the horizon {horizon}")
     L = (demos.feature_counts @ theta - log_Z0).sum() / M
     grad = (demos.feature_counts.sum(0) - expected_feature_counts(mdp, vis.D_action).sum(0)) / M
     return L, grad
@@ -416,6 +643,20 @@ class FitResult:
     grad_norm: list[float]
 
 
+FitState = dict
+"""The whole state of a fit after some iteration (counter, parameters, trace; for L-BFGS the optimizer's
+``state_dict()`` too). Every fit of :mod:`maxentrl.irl` hands it to ``on_iteration`` at the end of each
+iteration and takes it back as ``state``: the fit then continues exactly as if it had not stopped, so a
+long fit can be checkpointed and resumed. It holds tensors, numbers and lists only (``torch.save`` takes it)."""
+
+
+def resume_state(state: FitState | None, keys: tuple[str, ...]) -> FitState | None:
+    """``state`` unchanged if it is ``None`` or a dict holding ``keys`` (a saved fit state), else a ConfigError."""
+    if state is not None and not (isinstance(state, dict) and all(k in state for k in keys)):
+        raise ConfigError(f"a fit's state must be a dict with the keys {', '.join(keys)}")
+    return state
+
+
 def fit_gradient(
     mdp: GraphMDP,
     demos: Demonstrations,
@@ -426,19 +667,29 @@ def fit_gradient(
     horizon: int,
     tol: float = 0.0,
     callback: Callable[[int, Tensor], None] | None = None,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> FitResult:
-    """Plain gradient ascent θ ← θ + η ∇L(θ)/M on the convex log-likelihood (eq. 6)."""
+    """Plain gradient ascent θ ← θ + η ∇L(θ)/M on the convex log-likelihood (eq. 6).
+
+    ``state`` and ``on_iteration`` resume and report the fit (see :data:`FitState`).
+    """
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
-    theta = theta0.clone()
-    Ls, gs = [], []
-    for i in range(iterations):
+    theta = check.theta("theta0", theta0, mdp.num_features).clone()
+    Ls, gs, i0 = [], [], 0
+    if resume_state(state, ("iteration", "theta", "log_likelihood", "grad_norm")) is not None:
+        i0, theta = int(state["iteration"]), state["theta"].clone()
+        Ls, gs = list(state["log_likelihood"]), list(state["grad_norm"])
+    for i in range(i0, iterations):
         L, g = log_likelihood_and_gradient(mdp, theta, demos, horizon=horizon, tol=tol)
         Ls.append(float(L))
         gs.append(float(g.norm()))
         theta = theta + step * g
         if callback is not None:
             callback(i, theta)
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "theta": theta, "log_likelihood": Ls, "grad_norm": gs})
     return FitResult(theta, Ls, gs)
 
 
@@ -452,6 +703,8 @@ def fit_exponentiated_gradient(
     horizon: int,
     tol: float = 0.0,
     decay: float = 0.0,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> FitResult:
     """Exponentiated gradient on positive costs w = −θ (Ziebart et al. 2008, "Learning from Demonstrated Behavior").
 
@@ -463,20 +716,35 @@ def fit_exponentiated_gradient(
     more than the demonstrations did rises, the cost of one it uses less falls.
     The update is the mirror-descent step
     for the entropy regularizer, whose ℓ1-like effect the paper mentions.
-    Returns θ = −w.
+    Returns θ = −w. ``state`` and ``on_iteration`` resume and report the fit
+    (see :data:`FitState`).
     """
     require_positive("step", step)
     require_int_at_least("iterations", iterations, 1)
+    if not (isinstance(decay, (int, float)) and math.isfinite(decay) and decay >= 0):
+        raise ConfigError(f"decay must be a finite number >= 0, got {decay!r}")
+    cost0 = check.theta("cost0", cost0, mdp.num_features)
     if bool((cost0 <= 0).any()):
         raise ConfigError("exponentiated gradient needs strictly positive initial costs")
-    w = cost0.clone()
-    Ls, gs = [], []
-    for i in range(iterations):
+    w, Ls, gs, i0 = cost0.clone(), [], [], 0
+    if resume_state(state, ("iteration", "w", "log_likelihood", "grad_norm")) is not None:
+        i0, w = int(state["iteration"]), state["w"].clone()
+        Ls, gs = list(state["log_likelihood"]), list(state["grad_norm"])
+    for i in range(i0, iterations):
         L, g = log_likelihood_and_gradient(mdp, -w, demos, horizon=horizon, tol=tol)
         Ls.append(float(L))
         gs.append(float(g.norm()))
         w = w * torch.exp(-(step / (1.0 + decay * i)) * g)  # ∂L/∂w = −∂L/∂θ = −g
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "w": w, "log_likelihood": Ls, "grad_norm": gs})
     return FitResult(-w, Ls, gs)
+
+
+LBFGS_TOLERANCE_CHANGE = 1e-14
+""":func:`fit_lbfgs` stops once an iteration moves θ (largest entry) or L by no more than this."""
+
+LBFGS_LINE_SEARCH_EVALS = 25
+"""The most evaluations of Algorithm 1 that one line search of :func:`fit_lbfgs` may make (torch's default)."""
 
 
 def fit_lbfgs(
@@ -488,23 +756,69 @@ def fit_lbfgs(
     horizon: int,
     tol: float = 0.0,
     grad_tol: float = 1e-10,
+    state: FitState | None = None,
+    on_iteration: Callable[[FitState], None] | None = None,
 ) -> FitResult:
-    """Maximize L(θ) with L-BFGS (strong-Wolfe line search), the gradient from Algorithm 1 (eq. 6)."""
+    """Maximize L(θ) with L-BFGS (strong-Wolfe line search), the gradient from Algorithm 1 (eq. 6).
+
+    ``torch.optim.LBFGS`` keeps its curvature pairs, last direction and step in
+    the optimizer's state. It runs here one iteration per call, and after each
+    ``on_iteration`` receives θ, the trace and that state (the optimizer's
+    ``state_dict()``); a fit given such a ``state`` back restores the optimizer
+    from it and takes exactly the steps an uninterrupted fit takes. It stops
+    after ``iterations`` iterations, once the gradient's largest entry is at
+    most ``grad_tol``, or once an iteration moves neither θ nor L by more than
+    :data:`LBFGS_TOLERANCE_CHANGE` (the tests torch's L-BFGS applies within one
+    call). The trace holds L/M and ‖∇L‖/M at θ₀ and after every iteration.
+    Each iteration evaluates Algorithm 1 at the points its line search tries;
+    the value at the point it ends on is kept for the next iteration's start.
+    """
     require_int_at_least("iterations", iterations, 1)
-    theta = theta0.clone().requires_grad_(True)
-    Ls, gs = [], []
-    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
-                            tolerance_grad=grad_tol, tolerance_change=1e-14, history_size=20)
+    theta = check.theta("theta0", theta0, mdp.num_features).clone().requires_grad_(True)
+    # one iteration per step() call; max_eval bounds the evaluations of one call, so 1 + LBFGS_LINE_SEARCH_EVALS
+    # leaves the line search its evaluations (torch gives it max_eval minus those already made)
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=1, max_eval=1 + LBFGS_LINE_SEARCH_EVALS, line_search_fn="strong_wolfe",
+                            tolerance_grad=grad_tol, tolerance_change=LBFGS_TOLERANCE_CHANGE, history_size=20)
+    cache: dict[bytes, tuple[Tensor, Tensor]] = {}
+
+    def evaluate(point: Tensor) -> tuple[Tensor, Tensor]:
+        key = point.detach().cpu().numpy().tobytes()
+        if key not in cache:
+            with torch.no_grad():
+                cache[key] = log_likelihood_and_gradient(mdp, point.detach().clone(), demos, horizon=horizon, tol=tol)
+        return cache[key]
 
     def closure() -> Tensor:
-        with torch.no_grad():
-            L, g = log_likelihood_and_gradient(mdp, theta.detach(), demos, horizon=horizon, tol=tol)
-        Ls.append(float(L))
-        gs.append(float(g.norm()))
-        theta.grad = -g
+        L, g = evaluate(theta)
+        theta.grad = -g.clone()
         return -L
 
-    opt.step(closure)
+    if resume_state(state, ("iteration", "theta", "optimizer", "log_likelihood", "grad_norm", "converged")) is None:
+        L, g = evaluate(theta)
+        i0, Ls, gs = 0, [float(L)], [float(g.norm())]
+        converged = float(g.abs().max()) <= grad_tol
+    else:
+        i0, converged = int(state["iteration"]), bool(state["converged"])
+        with torch.no_grad():
+            theta.copy_(state["theta"])
+        opt.load_state_dict(copy.deepcopy(state["optimizer"]))
+        Ls, gs = list(state["log_likelihood"]), list(state["grad_norm"])
+    for i in range(i0, iterations):
+        if converged:
+            break
+        before = theta.detach().clone()
+        opt.step(closure)
+        L, g = evaluate(theta)
+        cache.clear()  # only the current point is needed again
+        cache[theta.detach().cpu().numpy().tobytes()] = (L, g)
+        moved = float((theta.detach() - before).abs().max())
+        converged = (float(g.abs().max()) <= grad_tol or moved <= LBFGS_TOLERANCE_CHANGE
+                     or abs(float(L) - Ls[-1]) <= LBFGS_TOLERANCE_CHANGE)
+        Ls.append(float(L))
+        gs.append(float(g.norm()))
+        if on_iteration is not None:
+            on_iteration({"iteration": i + 1, "theta": theta.detach().clone(), "optimizer": copy.deepcopy(opt.state_dict()),
+                          "log_likelihood": Ls, "grad_norm": gs, "converged": converged})
     return FitResult(theta.detach(), Ls, gs)
 
 
@@ -535,6 +849,13 @@ def sample_paths(
     ``row[m]`` picks the row of ``pi`` (the goal's batch index). Paths that have
     not reached the goal after ``max_steps`` are returned as they are.
     """
+    require_int_at_least("max_steps", max_steps, 1)
+    pi = check.finite("pi", check.shape("pi", check.tensor("pi", pi), (None, mdp.num_actions)))
+    start = check.indices("start", start, mdp.num_states)
+    row = check.indices("row", row, int(pi.shape[0]))
+    goal = check.indices("goal", goal, mdp.num_states)
+    if not (start.shape == row.shape == goal.shape):
+        raise ConfigError("start, row and goal need one entry per path")
     table = out_edge_table(mdp)
     s = start.clone().to(mdp.src.device)
     M = s.shape[0]

@@ -15,12 +15,18 @@ number of turns of each type. Distances are in units of 100 m.
 Drivers are simulated: each trip's driver plans the *cheapest* route under a
 planted cost perturbed for that trip (their own weights and their own view of
 each road segment's cost). That is not the MaxEnt model, so fitting it is an
-honest test of every model in Table 1.
+honest test of every model in Table 1. :func:`competing_od_pairs` picks the
+origin-destination pairs whose drivers really choose between a grid district
+and an arterial, where label bias has something to act on, and
+:func:`network_statistics` and :func:`route_branching` measure how much choice
+the network and each route offer.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +35,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from torch import Tensor
 
-from maxentrl.errors import ConfigError, require_int_at_least
+from maxentrl.errors import ConfigError, require_in_interval, require_int_at_least
+from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
 from maxentrl.irl.maxent import Demonstrations, make_demonstrations
 from maxentrl.paths import data_dir
@@ -49,8 +56,8 @@ __all__ = [
 ]
 
 ROAD_FILE = ("roads", "helsinki.npz")
-"""Where the committed network lives, relative to the book's ``data/`` folder."""
-"""The committed road MDP (see ``scripts/build_road_network.py``)."""
+"""Where the committed road MDP lives, relative to the book's ``data/`` folder (see
+``scripts/build_road_network.py``)."""
 
 ROAD_CLASSES = ("primary", "secondary", "tertiary", "unclassified", "residential")
 TURN_TYPES = ("straight", "right", "left", "hard_right", "hard_left")
@@ -79,26 +86,73 @@ PLANTED_COST = torch.tensor(
 
 @dataclasses.dataclass(frozen=True)
 class RoadNetwork:
-    """The road MDP with its raw attributes.
+    """A road MDP with the raw attributes its features were built from.
 
     Attributes:
         mdp: the :class:`GraphMDP` (features as in :data:`FEATURE_NAMES`).
         length_m: ``[S]`` segment lengths in metres.
-        speed_kmh: ``[S]`` speed limits.
-        start_lonlat, end_lonlat: ``[S, 2]`` segment end points (for maps).
-        turn_type: ``[E]`` index into the turn types.
+        time_s: ``[S]`` travel time of each segment at its speed limit(s), seconds.
+        polyline: ``[P, 2]`` points of all segments' polylines (longitude/latitude for a real
+            network, metres for a synthetic one); segment s is ``polyline[ptr[s]:ptr[s + 1]]``.
+        polyline_ptr: ``[S + 1]`` offsets into ``polyline``.
+        turn_type: ``[E]`` index into the turn types of each action.
+        geographic: whether ``polyline`` holds longitude/latitude.
+        name: a short description for plots.
     """
 
     mdp: GraphMDP
     length_m: np.ndarray
-    speed_kmh: np.ndarray
-    start_lonlat: np.ndarray
-    end_lonlat: np.ndarray
+    time_s: np.ndarray
+    polyline: np.ndarray
+    polyline_ptr: np.ndarray
     turn_type: np.ndarray
+    geographic: bool = True
+    name: str = ""
 
     @property
     def num_states(self) -> int:
         return self.mdp.num_states
+
+    @property
+    def start_point(self) -> np.ndarray:
+        """``[S, 2]`` first point of each segment."""
+        return self.polyline[self.polyline_ptr[:-1]]
+
+    @property
+    def end_point(self) -> np.ndarray:
+        """``[S, 2]`` last point of each segment."""
+        return self.polyline[self.polyline_ptr[1:] - 1]
+
+    def segment_points(self, s: int) -> np.ndarray:
+        """``[n, 2]`` the polyline of segment ``s``."""
+        return self.polyline[self.polyline_ptr[s]:self.polyline_ptr[s + 1]]
+
+
+def road_features(class_m: np.ndarray, speed30_m: np.ndarray, lanes_m: np.ndarray, turn_type: np.ndarray,
+                  *, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """State features ``[S, 13]`` and action features ``[E, 13]`` in the order of :data:`FEATURE_NAMES`.
+
+    Args:
+        class_m: ``[S, 5]`` metres of each road class in each segment.
+        speed30_m: ``[S]`` metres at the 30 km/h limit.
+        lanes_m: ``[S, 2]`` metres with one and with two lanes in the direction of travel.
+        turn_type: ``[E]`` turn type of each action (index into the five turn types).
+    """
+    class_m, speed30_m, lanes_m = (np.asarray(x, dtype=np.float64) for x in (class_m, speed30_m, lanes_m))
+    turn_type = np.asarray(turn_type)
+    S, E = class_m.shape[0], turn_type.shape[0]
+    if (class_m.shape != (S, 5) or speed30_m.shape != (S,) or lanes_m.shape != (S, 2) or turn_type.ndim != 1
+            or not all(np.all(np.isfinite(x)) and np.all(x >= 0) for x in (class_m, speed30_m, lanes_m))):
+        raise ConfigError("road attributes must be finite, non-negative arrays of shapes [S, 5], [S], [S, 2] and [E]")
+    if E and (turn_type.min() < 0 or turn_type.max() >= len(TURN_TYPES)):
+        raise ConfigError(f"turn types must lie in [0, {len(TURN_TYPES)})")
+    f = np.zeros((S, len(FEATURE_NAMES)))
+    f[:, :5] = class_m / 100.0
+    f[:, 5] = speed30_m / 100.0
+    f[:, 6:8] = lanes_m / 100.0
+    g = np.zeros((E, len(FEATURE_NAMES)))
+    g[np.arange(E), 8 + turn_type.astype(int)] = 1.0
+    return torch.tensor(f, dtype=dtype, device=device), torch.tensor(g, dtype=dtype, device=device)
 
 
 def load_road_network(path: Path | str | None = None, *, dtype: torch.dtype = torch.float64,
@@ -109,20 +163,54 @@ def load_road_network(path: Path | str | None = None, *, dtype: torch.dtype = to
     if not path.exists():
         raise ConfigError(f"road data {path} not found; run scripts/build_road_network.py")
     d = np.load(path)
-    S = int(d["length_m"].shape[0])
-    hm = d["length_m"].astype(np.float64) / 100.0
-    f = np.zeros((S, len(FEATURE_NAMES)))
-    f[np.arange(S), d["road_class"].astype(int)] = hm
-    f[:, 5] = hm * (d["speed_kmh"] < 40)
-    f[:, 6] = hm * (d["lanes"] <= 1)
-    f[:, 7] = hm * (d["lanes"] == 2)
-    E = int(d["src"].shape[0])
-    g = np.zeros((E, len(FEATURE_NAMES)))
-    g[np.arange(E), 8 + d["turn_type"].astype(int)] = 1.0
-    mdp = GraphMDP.from_edges(S, d["src"].astype(np.int64), d["dst"].astype(np.int64),
-                              torch.tensor(f, dtype=dtype, device=device), torch.tensor(g, dtype=dtype, device=device))
-    return RoadNetwork(mdp, d["length_m"].astype(np.float64), d["speed_kmh"].astype(np.float64),
-                       d["start_lonlat"], d["end_lonlat"], d["turn_type"].astype(np.int64))
+    f, g = road_features(d["class_m"].astype(np.float64), d["speed30_m"].astype(np.float64),
+                         d["lanes_m"].astype(np.float64), d["turn_type"], dtype=dtype, device=device)
+    S = f.shape[0]
+    mdp = GraphMDP.from_edges(S, d["src"].astype(np.int64), d["dst"].astype(np.int64), f, g)
+    return RoadNetwork(mdp, d["length_m"].astype(np.float64), d["time_s"].astype(np.float64),
+                       d["polyline_lonlat"], d["polyline_ptr"].astype(np.int64), d["turn_type"].astype(np.int64),
+                       geographic=True, name="central Helsinki")
+
+
+DISTRICT_CLASSES = (3, 4)
+"""Road classes of a grid district: unclassified and residential streets."""
+
+ARTERIAL_CLASSES = (0, 1)
+"""Road classes of arterials: primary and secondary roads."""
+
+
+def network_statistics(net: RoadNetwork) -> dict:
+    """Facts about the network that decide whether routes compete (all computed, for the chapter).
+
+    Returns the numbers of states and actions, the out-degree histogram and its
+    mean, the share of segments where the driver has a choice, the kilometres of
+    road per class (both directions counted), and the share of the distance on
+    district streets and on arterials.
+    """
+    mdp = net.mdp
+    deg = mdp.out_degree().cpu().numpy()
+    f = mdp.state_features.cpu().numpy()
+    km_class = (f[:, :5].sum(0) / 10.0).tolist()
+    total = float(net.length_m.sum() / 1000)
+    return {
+        "states": int(mdp.num_states),
+        "actions": int(mdp.num_actions),
+        "out_degree_histogram": np.bincount(deg).tolist(),
+        "mean_out_degree": float(deg.mean()),
+        "choice_share": float((deg >= 2).mean()),
+        "km": total,
+        "km_per_class": km_class,
+        "district_share": float(sum(km_class[c] for c in DISTRICT_CLASSES) / total),
+        "arterial_share": float(sum(km_class[c] for c in ARTERIAL_CLASSES) / total),
+        "mean_segment_m": float(net.length_m.mean()),
+    }
+
+
+def route_branching(mdp: GraphMDP, actions: list[int] | tuple[int, ...]) -> float:
+    """Σ_t log(out-degree of s_t) along a route: the nats a uniform random walk spends on its choices."""
+    deg = mdp.out_degree().double()
+    a = check.indices("actions", list(actions), mdp.num_actions).to(mdp.src.device)
+    return float(torch.log(deg[mdp.src[a]]).sum())
 
 
 def _edge_matrix(mdp: GraphMDP, edge_cost: np.ndarray) -> csr_matrix:
@@ -135,10 +223,19 @@ def _action_lookup(mdp: GraphMDP) -> dict[tuple[int, int], int]:
     return {(int(s), int(t)): a for a, (s, t) in enumerate(zip(mdp.src.tolist(), mdp.dst.tolist()))}
 
 
+def _edge_costs(mdp: GraphMDP, edge_cost) -> np.ndarray:
+    c = np.asarray(edge_cost, dtype=np.float64)
+    if c.shape != (mdp.num_actions,) or not np.all(np.isfinite(c)):
+        raise ConfigError(f"edge costs must be a finite [E={mdp.num_actions}] array")
+    if np.any(c <= 0):
+        raise ConfigError("Dijkstra needs strictly positive action costs")
+    return c
+
+
 def shortest_paths_from(mdp: GraphMDP, edge_cost: np.ndarray, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Dijkstra from each start over the state graph; returns ``(dist [n, S], predecessors [n, S])``."""
-    if np.any(edge_cost <= 0):
-        raise ConfigError("Dijkstra needs strictly positive action costs")
+    edge_cost = _edge_costs(mdp, edge_cost)
+    starts = check.indices("starts", starts, mdp.num_states).tolist()
     return dijkstra(_edge_matrix(mdp, edge_cost), directed=True, indices=starts, return_predecessors=True)
 
 
@@ -146,6 +243,11 @@ def shortest_path(mdp: GraphMDP, edge_cost: np.ndarray, start: int, goal: int,
                   *, lookup: dict[tuple[int, int], int] | None = None,
                   predecessors: np.ndarray | None = None) -> list[int]:
     """The cheapest path from ``start`` to ``goal`` as action indices (``edge_cost[a]`` > 0 per action)."""
+    for name, x in (("start", start), ("goal", goal)):
+        if not isinstance(x, (int, np.integer)) or isinstance(x, bool) or not 0 <= int(x) < mdp.num_states:
+            raise ConfigError(f"{name} must be a state in [0, {mdp.num_states}), got {x!r}")
+    if predecessors is not None and np.shape(predecessors) != (mdp.num_states,):
+        raise ConfigError(f"predecessors must have shape [S={mdp.num_states}]")
     if predecessors is None:
         _, pred = shortest_paths_from(mdp, edge_cost, [start])
         predecessors = pred[0]
@@ -174,6 +276,94 @@ class Trips:
     driver_noise: tuple[float, float]
 
 
+def driver_route(net: RoadNetwork, origin: int, destination: int, *, generator: torch.Generator,
+                 planted_cost: Tensor = PLANTED_COST, sigma_weights: float = 0.3, sigma_segment: float = 0.4,
+                 lookup: dict[tuple[int, int], int] | None = None) -> list[int]:
+    """One simulated driver's route: the cheapest under the planted cost, perturbed for this trip.
+
+    The driver's cost weights are w* ⊙ exp(σ_w ε) (one ε per feature), and each
+    road segment's cost is further multiplied by exp(σ_s η_s) (one η per
+    segment: the driver's own view of that road today). The route is the
+    cheapest under those costs (Dijkstra).
+    """
+    mdp = net.mdp
+    planted_cost = check.theta("planted_cost", planted_cost, mdp.num_features)
+    if bool((planted_cost <= 0).any()):
+        raise ConfigError("planted_cost must be positive")
+    for name, x in (("sigma_weights", sigma_weights), ("sigma_segment", sigma_segment)):
+        if not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
+            raise ConfigError(f"{name} must be a finite number >= 0, got {x!r}")
+    f = mdp.state_features.cpu().double()
+    g = mdp.action_features.cpu().double()
+    K = len(planted_cost)
+    w = planted_cost * torch.exp(sigma_weights * torch.randn(K, generator=generator, dtype=torch.float64))
+    seg_noise = torch.exp(sigma_segment * torch.randn(mdp.num_states, generator=generator, dtype=torch.float64))
+    state_cost = (f @ w) * seg_noise
+    edge_cost = (state_cost[mdp.src.cpu()] + g @ w).clamp(min=0.1).numpy()
+    return shortest_path(mdp, edge_cost, origin, destination, lookup=lookup)
+
+
+def district_share(net: RoadNetwork, actions: list[int] | tuple[int, ...]) -> float:
+    """Fraction of a route's distance on district streets (:data:`DISTRICT_CLASSES`)."""
+    f = net.mdp.state_features.cpu().numpy()
+    src = net.mdp.src.cpu().numpy()[check.indices("actions", list(actions), net.mdp.num_actions).numpy()]
+    total = f[src, :5].sum()
+    return float(f[src][:, list(DISTRICT_CLASSES)].sum() / total) if total > 0 else 0.0
+
+
+def competing_od_pairs(net: RoadNetwork, *, generator: torch.Generator, candidates: int, probes: int,
+                       min_split: float = 0.2, min_segments: int = 10, planted_cost: Tensor = PLANTED_COST,
+                       sigma_weights: float = 0.3, sigma_segment: float = 0.4, state: dict | None = None,
+                       on_candidate: Callable[[dict], None] | None = None) -> list[tuple[int, int]]:
+    """Origin–destination pairs whose drivers choose between a grid district and an arterial.
+
+    For ``candidates`` random pairs, ``probes`` simulated drivers each plan a
+    route (:func:`driver_route`). A route is a *district* route when more than
+    half of its distance is on district streets. A pair is kept when the share
+    of district routes among its probes lies in [``min_split``, 1 − ``min_split``]
+    — both families are really chosen — and every probe route has at least
+    ``min_segments`` segments.
+
+    ``on_candidate(state)`` receives the screening's state after each candidate
+    (the count, the pairs kept and seen, and the generator's state; the lists
+    are the screening's own, to be saved or copied at once); passing it
+    back as ``state`` continues the screening exactly, the generator's state
+    included, so a long screening can be checkpointed and resumed.
+    """
+    require_int_at_least("candidates", candidates, 1)
+    require_int_at_least("probes", probes, 2)
+    require_in_interval("min_split", min_split, 0.0, 0.5, closed=True)
+    S = net.mdp.num_states
+    lookup = _action_lookup(net.mdp)
+    pairs: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    seen_order: list[tuple[int, int]] = []  # the same pairs in the order drawn, for the state
+    k0 = 0
+    if state is not None:
+        if not (isinstance(state, dict) and {"candidate", "pairs", "seen", "generator"} <= set(state)):
+            raise ConfigError("a screening state must be a dict with the keys candidate, pairs, seen and generator")
+        k0 = int(state["candidate"])
+        pairs = [(int(o), int(d)) for o, d in state["pairs"]]
+        seen_order = [(int(o), int(d)) for o, d in state["seen"]]
+        seen = set(seen_order)
+        generator.set_state(state["generator"])
+    for k in range(k0, candidates):
+        o, d = (int(x) for x in torch.randint(S, (2,), generator=generator))
+        if o != d and (o, d) not in seen:
+            seen.add((o, d))
+            seen_order.append((o, d))
+            routes = [driver_route(net, o, d, generator=generator, planted_cost=planted_cost,
+                                   sigma_weights=sigma_weights, sigma_segment=sigma_segment, lookup=lookup)
+                      for _ in range(probes)]
+            if min(len(r) for r in routes) >= min_segments:
+                share = float(np.mean([district_share(net, r) > 0.5 for r in routes]))
+                if min_split <= share <= 1.0 - min_split:
+                    pairs.append((o, d))
+        if on_candidate is not None:
+            on_candidate({"candidate": k + 1, "pairs": pairs, "seen": seen_order, "generator": generator.get_state()})
+    return pairs
+
+
 def simulate_trips(
     net: RoadNetwork,
     *,
@@ -185,44 +375,54 @@ def simulate_trips(
     min_segments: int = 10,
     destinations: list[int] | None = None,
     destination_prior: list[float] | None = None,
+    od_pairs: list[tuple[int, int]] | None = None,
     train_fraction: float = 0.2,
 ) -> Trips:
-    """Drivers who plan the cheapest route under their own noisy costs.
+    """Trips of drivers who plan the cheapest route under their own noisy costs (:func:`driver_route`).
 
-    For each trip: draw an origin (and a destination, uniformly, or from
-    ``destinations`` with probabilities ``destination_prior``); the driver's
-    cost weights are w* ⊙ exp(σ_w ε) (one ε per feature), and each road
-    segment's cost is further multiplied by exp(σ_s η_s) (one η per segment,
-    the driver's own view of that road today). The driver takes the cheapest
-    route under those costs (Dijkstra). Trips shorter than ``min_segments``
-    segments are discarded, as in the paper. The first ``train_fraction`` of the
-    trips (a random 20%) is the training set, the rest the test set.
+    For each trip: draw an origin–destination pair uniformly from ``od_pairs``,
+    or else an origin uniformly and a destination uniformly or from
+    ``destinations`` with probabilities ``destination_prior``. Trips shorter
+    than ``min_segments`` segments are discarded, as in the paper. A random
+    ``train_fraction`` of the trips (20%) is the training set, the rest the test set.
     """
     require_int_at_least("num_trips", num_trips, 2)
+    require_in_interval("train_fraction", train_fraction, 0.0, 1.0)
     mdp = net.mdp
     S = mdp.num_states
-    f = mdp.state_features.cpu().double()
-    g = mdp.action_features.cpu().double()
+    if od_pairs is not None:
+        if not od_pairs:
+            raise ConfigError("od_pairs is empty: no origin-destination pair to draw trips from")
+        for o, d in od_pairs:
+            if not (0 <= o < S and 0 <= d < S) or o == d:
+                raise ConfigError(f"od_pairs must hold distinct states in [0, {S}), got ({o}, {d})")
+    if destinations is not None:
+        if any(not 0 <= d < S for d in destinations):
+            raise ConfigError(f"destinations must be states in [0, {S})")
+        if destination_prior is not None and (len(destination_prior) != len(destinations)
+                                              or any(not p > 0 for p in destination_prior)):
+            raise ConfigError("destination_prior needs one positive number per destination")
     lookup = _action_lookup(mdp)
+    prior = torch.tensor(destination_prior if destination_prior is not None else [1.0] * len(destinations or [0]),
+                         dtype=torch.float64)
     paths: list[list[int]] = []
     tries = 0
     while len(paths) < num_trips:
         tries += 1
         if tries > 50 * num_trips:
             raise ConfigError("could not draw enough trips of the required length")
-        o = int(torch.randint(S, (1,), generator=generator))
-        if destinations is None:
-            d = int(torch.randint(S, (1,), generator=generator))
+        if od_pairs is not None:
+            o, d = od_pairs[int(torch.randint(len(od_pairs), (1,), generator=generator))]
         else:
-            prior = torch.tensor(destination_prior if destination_prior is not None else [1.0] * len(destinations), dtype=torch.float64)
-            d = destinations[int(torch.multinomial(prior, 1, generator=generator))]
+            o = int(torch.randint(S, (1,), generator=generator))
+            if destinations is None:
+                d = int(torch.randint(S, (1,), generator=generator))
+            else:
+                d = destinations[int(torch.multinomial(prior, 1, generator=generator))]
         if o == d:
             continue
-        w = planted_cost * torch.exp(sigma_weights * torch.randn(len(planted_cost), generator=generator, dtype=torch.float64))
-        seg_noise = torch.exp(sigma_segment * torch.randn(S, generator=generator, dtype=torch.float64))
-        state_cost = (f @ w) * seg_noise
-        edge_cost = (state_cost[mdp.src.cpu()] + g @ w).clamp(min=0.1).numpy()
-        path = shortest_path(mdp, edge_cost, o, d, lookup=lookup)
+        path = driver_route(net, o, d, generator=generator, planted_cost=planted_cost, sigma_weights=sigma_weights,
+                            sigma_segment=sigma_segment, lookup=lookup)
         if len(path) < min_segments:
             continue
         paths.append(path)
@@ -234,12 +434,16 @@ def simulate_trips(
 
 def path_length_m(net: RoadNetwork, actions: list[int] | tuple[int, ...]) -> float:
     """Distance driven along a path: the lengths of the segments it traverses (start included, goal not)."""
-    src = net.mdp.src.cpu().numpy()
-    return float(net.length_m[src[list(actions)]].sum())
+    a = check.indices("actions", list(actions), net.mdp.num_actions).numpy()
+    return float(net.length_m[net.mdp.src.cpu().numpy()[a]].sum())
 
 
 def route_match(net: RoadNetwork, demonstrated: list[int] | tuple[int, ...], predicted: list[int] | tuple[int, ...]) -> float:
     """Fraction of the demonstrated route's distance that the predicted route shares (Table 1, "Matching")."""
+    if len(demonstrated) == 0:
+        raise ConfigError("the demonstrated route must take at least one action")
+    demonstrated = check.indices("demonstrated", list(demonstrated), net.mdp.num_actions).tolist()
+    predicted = check.indices("predicted", list(predicted), net.mdp.num_actions).tolist()
     src = net.mdp.src.cpu().numpy()
     demo_states = set(src[list(demonstrated)].tolist())
     pred_states = set(src[list(predicted)].tolist())
