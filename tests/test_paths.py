@@ -24,14 +24,21 @@ def test_environment_variable_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_committed_results_carry_provenance() -> None:
+    from maxentrl.experiments import load_result
+
     for folder in sorted((ROOT / "data" / "results").iterdir()):
-        result = committed_result(folder.name)
-        assert result is not None, folder
-        assert result.preset == "full" and result.name == folder.name
-        prov = result.provenance
-        assert prov["git_commit"] != "unknown" and not prov["git_commit"].endswith("+dirty")
-        for key in ("device_name", "torch_version", "wall_time_s", "date_utc", "seed"):
-            assert key in prov
+        # a grid run in parts keeps each part in a sub-folder of data/results/<name>/
+        paths = sorted(p for p in folder.rglob(f"{folder.name}_full_seed*.json") if not p.name.endswith(".provenance.json"))
+        assert paths, folder
+        if committed_result(folder.name) is None:
+            assert all(p.parent != folder for p in paths)
+        for path in paths:
+            result = load_result(path)
+            assert result.preset == "full" and result.name == folder.name
+            prov = result.provenance
+            assert prov["git_commit"] != "unknown" and not prov["git_commit"].endswith("+dirty"), path
+            for key in ("device_name", "torch_version", "wall_time_s", "date_utc", "seed"):
+                assert key in prov
 
 
 def test_missing_result_is_none() -> None:

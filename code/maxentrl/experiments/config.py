@@ -23,7 +23,8 @@ What is checked for each field, from its type hint and its declaration:
 * ``tuple[X, ...]``: a non-empty tuple (unless ``min_len=0``) of such items,
   each within the bounds, of at most ``max_len`` items; ``tuple[X, X]``: exactly
   that many items; ``ordered=True``: items non-decreasing;
-* ``str`` declared with :func:`choice`: one of the choices.
+* ``str`` declared with :func:`choice`: one of the choices; ``tuple[str, ...]``
+  declared with :func:`choice` and a tuple default: a tuple of choices.
 
 Errors are :class:`~maxentrl.errors.ConfigError` with a one-line message naming the field.
 """
@@ -96,11 +97,12 @@ def bounded(
     return dataclasses.field(default=default, metadata={_META: bounds})
 
 
-def choice(default: str, *choices: str) -> Any:
-    """A string field that takes one of ``choices``."""
-    if default not in choices:
+def choice(default: str | tuple[str, ...], *choices: str, max_len: int | None = None) -> Any:
+    """A string field that takes one of ``choices``; or, with a tuple default, a tuple of them (at most ``max_len``)."""
+    items = default if isinstance(default, tuple) else (default,)
+    if not items or any(item not in choices for item in items):
         raise TypeError(f"default {default!r} is not among the choices {choices}")
-    return dataclasses.field(default=default, metadata={_META: Bounds(choices=tuple(choices))})
+    return dataclasses.field(default=default, metadata={_META: Bounds(choices=tuple(choices), max_len=max_len)})
 
 
 def _item_type(hint: Any) -> tuple[type, int | None]:
@@ -189,7 +191,9 @@ def _parse_scalar(name: str, kind: type, text: str) -> Any:
         if text.lower() in _FALSE:
             return False
         raise ConfigError(f"cannot read {text!r} as true/false for field {name!r}")
-    if kind is str:
+    if kind is str:  # a quoted string ('a' or "a", as repr writes it) reads as its content
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+            return text[1:-1]
         return text
     try:
         number = float(text)
