@@ -7,6 +7,9 @@ TORCH  ?= torch==2.13.0
 # Where the CPU-only build of torch comes from when no local wheel is found.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 JB_FLAGS := -W -n --keep-going
+# Runs made without an output folder (the chapters' quick presets) keep their results here, keyed by the
+# package's sources, data and config: the tests, the book and make sync compute each quick preset once.
+export MAXENTRL_RESULT_CACHE ?= $(CURDIR)/.cache/results
 
 .PHONY: book test student sync clean help
 
@@ -47,4 +50,4 @@ sync: $(STAMP)
 	$(BIN)/python tools/sync_notebooks.py
 
 clean:
-	rm -rf _build .jupyter_cache
+	rm -rf _build .jupyter_cache .cache

@@ -106,7 +106,7 @@ def test_describe_run_names_preset_device_and_commit() -> None:
     text = describe_run(full, page_commit=page)
     assert "full-preset" in text and "CPU (Test, 2 threads)" in text and "aaaaaaaaaa" in text and "2026-01-02" in text
     assert "commit" in describe_run(full, page_commit=page, short=True)
-    assert describe_run(quick).startswith("the quick preset, run while this page was built (1.2 s on CPU (Test")
+    assert describe_run(quick).startswith("the quick preset, run for this page (1.2 s on CPU (Test")
     assert "no full-preset result" in describe_run(None)
     assert "run on CPU (Test, 2 threads) on 2026-01-02" in describe_provenance(prov, page_commit=page)
 

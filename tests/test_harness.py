@@ -258,3 +258,26 @@ def test_stages_are_unique_and_not_nested() -> None:
         ctx.stage("b", lambda: ctx.stage("c", lambda: {}))
     with pytest.raises(RuntimeError, match="inside a stage"):
         ctx.checkpoint({})
+
+
+def test_result_cache_reuses_a_package_run_and_keys_on_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from maxentrl.experiments import get_experiment, run_experiment
+
+    monkeypatch.setenv("MAXENTRL_RESULT_CACHE", str(tmp_path / "cache"))
+    smoke = get_experiment("ch01_boltzmann").smoke
+    first = run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke)
+    folders = sorted((tmp_path / "cache").iterdir())
+    assert len(folders) == 1 and (folders[0] / "ch01_boltzmann_quick_seed0.json").is_file()
+    again = run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke)
+    assert again.provenance == json.loads((folders[0] / "ch01_boltzmann_quick_seed0.provenance.json").read_text())
+    assert json.dumps(again.results, sort_keys=True) == json.dumps(first.results, sort_keys=True)
+    run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke, seed=1)
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # another seed, another entry
+    run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke, out=tmp_path / "out")
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # a run with an output folder keeps to it
+
+
+def test_result_cache_is_not_used_for_experiments_outside_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAXENTRL_RESULT_CACHE", str(tmp_path / "cache"))
+    run_experiment("toy", device="cpu", progress=False)
+    assert not (tmp_path / "cache").exists()

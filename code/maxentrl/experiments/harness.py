@@ -39,6 +39,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as _dt
+import hashlib
 import io
 import json
 import os
@@ -584,6 +585,11 @@ def run_experiment(
             checkpoint.unlink(missing_ok=True)
         elif checkpoint.exists():
             saved = _load_checkpoint(checkpoint, header, dev)
+    # only the package's own experiments (their code is in the key), and only runs without an output folder
+    cached = out is None and getattr(experiment.run, "__module__", "").startswith("maxentrl.")
+    cache = _cache_folder(header) if cached else None
+    if cache is not None and (cache / f"{stem}.json").is_file():
+        return load_result(cache / f"{stem}.json")
     deadline = None if time_limit is None else time.monotonic() + time_limit
     _STOP.clear()
     torch.manual_seed(seed)
@@ -612,7 +618,51 @@ def run_experiment(
         result.save(out)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
+    elif cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        result.save(cache)
     return result
+
+
+RESULT_CACHE_ENV = "MAXENTRL_RESULT_CACHE"
+"""Environment variable naming a folder where runs without ``out`` keep their results for reuse.
+
+``make test``, ``make book`` and ``make sync`` set it, so that a quick preset is
+computed once per checkout: the claims tests, the notebook tests and the book
+build all read the same run instead of computing it three times. A stored run
+is reused only by a run with the same experiment, preset, seed, device type,
+config, torch version and thread count, on package sources and data files that
+hash the same; any edit makes a new run.
+"""
+
+
+def _source_digest() -> str:
+    """SHA-256 over the package's Python sources and the data files (``data/``, less ``data/results/``)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parents[1]
+    files = [(f"code/{p.relative_to(package.parent).as_posix()}", p) for p in sorted(package.rglob("*.py"))]
+    try:
+        from maxentrl.paths import data_dir
+
+        data = data_dir()
+        files += [(f"data/{p.relative_to(data).as_posix()}", p) for p in sorted(data.rglob("*"))
+                  if p.is_file() and p.relative_to(data).parts[0] != "results"]
+    except FileNotFoundError:
+        pass
+    for label, path in files:
+        digest.update(label.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _cache_folder(header: Mapping[str, Any]) -> Path | None:
+    """Where a run with this checkpoint header keeps its result under ``$MAXENTRL_RESULT_CACHE`` (None: no cache)."""
+    root = os.environ.get(RESULT_CACHE_ENV, "")
+    if not root:
+        return None
+    key = {k: v for k, v in header.items() if k != "commit"}
+    key.update(sources=_source_digest(), torch=torch.__version__, threads=torch.get_num_threads())
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return Path(root) / f"{result_stem(header['experiment'], header['preset'], header['seed'])}-{digest}"
 
 
 def committed_result(name: str, *, preset: str = "full", seed: int = 0) -> RunResult | None:

@@ -185,5 +185,5 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
         if for_notebook():
             return "the quick preset, which the cells of this notebook run"
         device = prov.get("device_name") or prov.get("device")
-        return f"the quick preset, run while this page was built ({took} on {device})"
+        return f"the quick preset, run for this page ({took} on {device})"
     return f"the committed {result.preset}-preset result ({took}, {describe_provenance(prov, page_commit=page_commit)})"
