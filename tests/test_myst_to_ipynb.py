@@ -323,8 +323,10 @@ def test_numbers_and_reference_texts_are_the_htmls(built) -> None:
             target = f"equation-{content}" if role == "eq" else content
             if role == "doc":
                 target = book.docname_of(content, docname).rsplit("/", 1)[-1] + ".html"
-            assert _norm(text) in theirs["links"].get(target, set()), (docname, role, content, text,
-                                                                       theirs["links"].get(target))
+            # a link's text keeps the math of a section title; the HTML drops its $ delimiters there
+            html_texts = {t.replace("$", "") for t in theirs["links"].get(target, set())}
+            assert _norm(text).replace("$", "") in html_texts, (docname, role, content, text,
+                                                                theirs["links"].get(target))
             checked += 1
         assert checked or "fixture" not in docname
 
