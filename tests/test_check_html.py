@@ -95,6 +95,12 @@ def test_words_around_a_formula_are_not_doubled() -> None:
     assert rules(html) == []
 
 
+def test_a_repeated_name_in_the_reference_list_is_not_a_doubled_word() -> None:
+    html = page('<div class="citation" role="doc-biblioentry"><p>Kenny Young and Tian Tian. MinAtar.</p></div>')
+    assert rules(html) == []
+    assert "doubled-word" in rules(page("<p>as Tian Tian showed</p>"))  # in running text it is still checked
+
+
 def test_a_cell_may_opt_in_to_showing_a_value() -> None:
     html = page(cell("mdp.P.shape", stream("torch.Size([3, 5, 4, 4])", "text_plain"), tags="tag_allow-repr"))
     assert rules(html) == []
