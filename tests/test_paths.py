@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,18 @@ def test_committed_results_carry_provenance() -> None:
 
     for folder in sorted((ROOT / "data" / "results").iterdir()):
         # a grid run in parts keeps each part in a sub-folder of data/results/<name>/
-        paths = sorted(p for p in folder.rglob(f"{folder.name}_full_seed*.json") if not p.name.endswith(".provenance.json"))
+        paths = sorted(p for p in folder.rglob(f"{folder.name}_full_seed*.json")
+                       if not p.name.endswith((".provenance.json", ".partial.json")))
+        # a full run that could not finish here is committed as its finished stages, with their provenance
+        for part in sorted(folder.rglob(f"{folder.name}_full_seed*.partial.json")):
+            data = json.loads(part.read_text())
+            assert data["preset"] == "full" and data["experiment"] == folder.name and data["finished_stages"], part
+            prov = data["provenance"]
+            assert prov["commits"] and not any(c == "unknown" or c.endswith("+dirty") for c in prov["commits"]), part
+            assert prov["device_name"] and prov["wall_time_s"] > 0, part
+            paths.append(part)
         assert paths, folder
+        paths = [p for p in paths if not p.name.endswith(".partial.json")]
         if committed_result(folder.name) is None:
             assert all(p.parent != folder for p in paths)
         for path in paths:
