@@ -68,7 +68,7 @@ def test_a_clean_page_passes() -> None:
         (cell("run()", stream("loaded from /root/book/.venv/lib/python3.11/site-packages/x.py")), "machine-path"),
         (cell("run()", stream("python .venv/bin/python")), "machine-path"),
         ("<p>The result is in <span class=\"pasted-text\">/tmp/run/out.json</span>.</p>", "machine-path"),
-        ("<p>Read from /work/book/data/results, as the run says.</p>", "machine-path"),
+        ("<p>Read from /home/reader/book/data/results, as the run says.</p>", "machine-path"),
         (cell('glue("c", 0.25)', stream("0.25", "text_plain")), "echo"),
         (cell("x", stream("'0.2500, 0.2500, 0.5000'", "text_plain")), "echo"),
         ("<p>By Theorem <a><span>Theorem 2.3</span></a> the value is finite.</p>", "doubled-word"),

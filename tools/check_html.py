@@ -12,8 +12,8 @@ warning
     a warning class (``UserWarning``, ``TqdmWarning``, …) or ``WARNING`` in
     a cell's output, in a glued value or in a figure caption;
 machine-path
-    a path of the machine that built the book (``/root/``, ``/home/``,
-    ``/tmp/``, ``/work/``, ``/content/``, ``site-packages``; in outputs,
+    a path of the machine that built the book (a home, root, temporary, work
+    or Colab content folder, ``site-packages``; in outputs,
     glued values and captions also ``.venv``);
 echo
     a plain-text value echoed by a cell (its last line an expression, or a
@@ -50,7 +50,7 @@ from bs4 import BeautifulSoup, Tag
 __all__ = ["Problem", "check_page", "check_build", "main"]
 
 # Paths that reveal the machine a page was built on. Anywhere in the text.
-MACHINE_PATH = re.compile(r"(?<![\w.])(/root/|/home/|/tmp/|/work/|/content/|/Users/|[A-Z]:\\Users\\)|site-packages")
+MACHINE_PATH = re.compile(r"(?<![\w.])(/(?:root|home|tmp|work|content|Users)/|[A-Z]:\\Users\\)|site-packages")
 # Also a virtual environment, in executed output (prose may tell a reader to make one).
 OUTPUT_PATH = re.compile(MACHINE_PATH.pattern + r"|(?<![\w])\.venv\b")
 WARNING = re.compile(r"\b[A-Z]\w*Warning\b|\bWARNING\b|warnings\.warn")

@@ -86,7 +86,18 @@ def _command_line() -> str:
         head = "python -m " + ".".join(program.parent.relative_to(source_root).parts)
     else:
         head = program.name
-    return " ".join([head, *sys.argv[1:]])
+    return " ".join([head, *(_without_machine_path(arg) for arg in sys.argv[1:])])
+
+
+def _without_machine_path(arg: str) -> str:
+    """An absolute path argument as a path relative to the working directory, or as ``<dir>/name`` outside it."""
+    if not arg.startswith("/"):
+        return arg
+    path = Path(arg)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return f"<dir>/{path.name}"
 
 
 def to_jsonable(obj: Any) -> Any:
