@@ -27,6 +27,11 @@ its build time is reported separately.
 
     python benchmarks/bench_maxent_irl.py            # CPU, and CUDA when present
     python benchmarks/bench_maxent_irl.py --quick    # small sizes only
+    python benchmarks/bench_maxent_irl.py --devices cuda --out data/benchmarks/maxent_irl_cuda.json
+
+With ``--devices cuda`` only the GPU rows are timed (log space, in float32 and
+in float64), and their accuracy at the largest size is measured against a
+float64 log-space run on the CPU.
 
 Writes data/benchmarks/maxent_irl.json with provenance, including the load
 average of the machine before and after (timings taken on a busy machine are
@@ -140,6 +145,24 @@ def accuracy(mdp64: GraphMDP, *, horizon: int) -> dict:
             "reference_log_float64_s": t_ref, "dijkstra_s": t_dijkstra}
 
 
+def gpu_accuracy(mdp64: GraphMDP, *, horizon: int) -> dict:
+    """The GPU's log-space passes (float32 and float64) against float64 log space on the CPU (the reference)."""
+    mdp, theta, goal, D0 = problem(mdp64, torch.device("cpu"))
+    ref = expected_visitation(mdp, theta, goal, D0, horizon=horizon, method="log")
+    out = {}
+    for dtype in (torch.float32, torch.float64):
+        m, th, g, d0 = problem(mdp64.to(dtype=dtype), torch.device("cuda"))
+        got = expected_visitation(m, th, g, d0, horizon=horizon, method="log")
+        name = str(dtype).removeprefix("torch.")
+        for key, a, b in (("D_state", got.D_state, ref.D_state), ("D_action", got.D_action, ref.D_action)):
+            a = a.double().cpu()
+            pos = b > 1e-12 * b.max()  # entries too small for float32 to hold relative to the largest are left out
+            out[f"cuda_{name}_max_rel_error_{key}"] = float(((a[pos] - b[pos]).abs() / b[pos]).max())
+        fin = torch.isfinite(ref.log_Z_state)
+        out[f"cuda_{name}_max_abs_error_log_Z"] = float((got.log_Z_state.double().cpu()[fin] - ref.log_Z_state[fin]).abs().max())
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Algorithm 1 timing vs graph size")
     parser.add_argument("--sides", type=int, nargs="*", default=[70, 120, 170, 220, 280])
@@ -149,12 +172,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "maxent_irl.json")
+    parser.add_argument("--devices", default=None,
+                        help="comma-separated: cpu, cuda (default: cpu, and cuda when present)")
     args = parser.parse_args()
+    wanted = ["cpu", "cuda"] if args.devices is None else [d.strip() for d in args.devices.split(",") if d.strip()]
+    if not wanted or set(wanted) - {"cpu", "cuda"}:
+        parser.error(f"--devices takes cpu and/or cuda, got {args.devices!r}")
+    if "cuda" in wanted and args.devices is not None and not torch.cuda.is_available():
+        parser.error("--devices cuda: no CUDA device here")
     commit = git_commit()
     load_before = os.getloadavg()
     torch.set_num_threads(args.threads)
     sides = [20, 40] if args.quick else args.sides
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = [torch.device(d) for d in wanted if d == "cpu" or torch.cuda.is_available()]
     t_start = time.perf_counter()
     rows = []
     largest64 = None
@@ -166,8 +196,9 @@ def main() -> None:
         _ = mdp64.sparse_plan  # the per-graph layout of the shaped passes, built once and cached
         plan_s = time.perf_counter() - t0
         runs = [("cpu", "shaped", mdp64, "float64", True), ("cpu", "shaped", mdp64, "float64", False),
-                ("cpu", "log", mdp32, "float32", True)]
-        runs += [(str(d), "log", mdp32, "float32", True) for d in devices if d.type == "cuda"]
+                ("cpu", "log", mdp32, "float32", True)] if "cpu" in wanted else []
+        runs += [(str(d), "log", m, dt, True) for d in devices if d.type == "cuda"
+                 for m, dt in ((mdp32, "float32"), (mdp64, "float64"))]
         default_split = maxent.SHAPED_SPLIT_STATES
         for dev, method, mdp, dtype, split in runs:
             # the shaped passes split each sparse product over two threads on large graphs; also time them without
@@ -187,7 +218,7 @@ def main() -> None:
             print(f"{dev:4s} {used:6s} {dtype} S={mdp.num_states:7d} E={mdp.num_actions:7d} N={N}: "
                   f"best {row['best_s']:.3f} s, median {row['median_s']:.3f} s", flush=True)
         largest64 = (mdp64, N)
-    acc = accuracy(largest64[0], horizon=largest64[1])
+    acc = accuracy(largest64[0], horizon=largest64[1]) if "cpu" in wanted else gpu_accuracy(largest64[0], horizon=largest64[1])
     print("accuracy at the largest size:", acc)
     prov = collect_provenance(device=devices[-1], seed=0, preset="quick" if args.quick else "full",
                               wall_time_s=time.perf_counter() - t_start, commit=commit)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -35,3 +38,52 @@ def test_full_run_status_reads_the_committed_files() -> None:
     status = full_run_status()
     assert set(status["finished"]) | set(status["to_run"]) == set(STAGE_NAMES)
     assert status["text"]
+
+
+def _cli(tmp_path, out, *extra: str) -> subprocess.CompletedProcess:
+    sets = [a for k, v in get_experiment(NAME).smoke.items() for a in ("--set", f"{k}={v}")]
+    cmd = [sys.executable, "-m", "maxentrl.experiments", NAME, "--device", "cpu", "--seed", "5", "--out", str(out),
+           "--no-progress", *sets, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "MAXENTRL_PROGRESS": "0"}, timeout=600)
+
+
+def test_stages_split_over_processes_and_merged_give_the_same_files(tmp_path) -> None:
+    whole = _cli(tmp_path, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    parts = {"a": "C3.1,C3.2,C3.3 sql,C3.3 ddpg", "b": "C3.4 sql", "c": "C3.4 ddpg"}
+    for folder, stages in parts.items():
+        proc = _cli(tmp_path, tmp_path / folder, "--stages", stages)
+        assert proc.returncode == 75 and "left to other processes" in proc.stderr, proc.stderr
+        assert not list((tmp_path / folder).glob("*.json"))  # no result from a part
+    ckpt = f"{NAME}_quick_seed5.ckpt"
+    merged = _cli(tmp_path, tmp_path / "merged", *[a for f in parts for a in ("--merge", str(tmp_path / f / ckpt))])
+    assert merged.returncode == 0, merged.stderr
+
+    def files(folder):
+        return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.endswith(".provenance.json")}
+
+    assert files(tmp_path / "merged") == files(tmp_path / "whole")
+    prov = json.loads((tmp_path / "merged" / f"{NAME}_quick_seed5.provenance.json").read_text())
+    assert len(prov["segments"]) == 4  # three parts and the merging call
+
+
+def test_bad_stage_requests_are_one_line_errors(tmp_path) -> None:
+    proc = _cli(tmp_path, tmp_path / "x", "--stages", "C3.9")
+    assert proc.returncode == 2 and "unknown stage(s) 'C3.9'" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    proc = subprocess.run([sys.executable, "-m", "maxentrl.experiments", "ch02_soft_bellman", "--out", str(tmp_path / "y"),
+                           "--stages", "C2.1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "does not declare its stages" in proc.stderr, proc.stderr
+    import torch
+
+    from maxentrl.experiments.harness import merge_checkpoints
+
+    part = _cli(tmp_path, tmp_path / "z", "--stages", "C3.1")
+    assert part.returncode == 75, part.stderr
+    ckpt = tmp_path / "z" / f"{NAME}_quick_seed5.ckpt"
+    saved = torch.load(ckpt, weights_only=False)
+    torch.save({**saved, "current": {"stage": "C3.2", "state": {"step": 3}}}, tmp_path / "z" / "mid.ckpt")
+    with pytest.raises(ConfigError, match="'C3.2' in the middle of its loop"):
+        merge_checkpoints([ckpt, tmp_path / "z" / "mid.ckpt"], tmp_path / "m")
+    torch.save({**saved, "seed": 6}, tmp_path / "z" / "other.ckpt")
+    with pytest.raises(ConfigError, match="its seed differs"):
+        merge_checkpoints([ckpt, tmp_path / "z" / "other.ckpt"], tmp_path / "m")

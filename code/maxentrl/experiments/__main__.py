@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", default=None, metavar="SECONDS",
                    help="checkpoint and stop (exit 75) after this many seconds; the same command continues the run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (also: MAXENTRL_PROGRESS=0)")
+    p.add_argument("--stages", default=None, metavar="NAME[,NAME...]",
+                   help="run only these stages of the run (experiments that declare theirs), keep them in the "
+                        "checkpoint in --out and stop (exit 75); for spreading one run over parallel processes")
+    p.add_argument("--merge", action="append", default=[], metavar="CHECKPOINT",
+                   help="before running, join these checkpoints of the same run (made with --stages, each in a "
+                        "folder of its own) into the checkpoint in --out (repeatable)")
     return p
 
 
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("--preset", args.preset, "quick"), ("--device", args.device, "auto"), ("--seed", args.seed, "0"),
                 ("--out", args.out, "runs"), ("--set", args.overrides, []), ("--fresh", args.fresh, False),
                 ("--checkpoint-every", args.checkpoint_every, None), ("--time-limit", args.time_limit, None),
+                ("--stages", args.stages, None), ("--merge", args.merge, []),
             ) if value != default]
             if given:
                 raise ConfigError(f"{', '.join(given)} need(s) an experiment name (run without options to list them)")
@@ -97,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
         seed = int(args.seed.strip())
         if not args.out.strip():
             raise ConfigError("--out must name a folder")
+        stages = None
+        if args.stages is not None:
+            stages = [part.strip() for part in args.stages.split(",") if part.strip()]
+            if not stages:
+                raise ConfigError("--stages takes stage names separated by commas, got none")
+        if args.merge:
+            from maxentrl.experiments.harness import merge_checkpoints
+
+            if args.fresh:
+                raise ConfigError("--merge and --fresh contradict each other")
+            merge_checkpoints(args.merge, args.out)
         signal.signal(signal.SIGTERM, lambda signum, frame: request_stop())
         result = run_experiment(
             args.name,
@@ -109,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             resume=not args.fresh,
             checkpoint_every=_seconds("--checkpoint-every", args.checkpoint_every, positive=False),
             time_limit=_seconds("--time-limit", args.time_limit, positive=True),
+            stages=stages,
         )
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

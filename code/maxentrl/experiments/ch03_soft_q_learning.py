@@ -448,7 +448,8 @@ def run(config: Ch03Config, ctx: RunContext) -> dict:
     results.update(ctx.stage("C3.2", lambda: _amortized(config, ctx)))
     results.update(ctx.stage("C3.3 sql", lambda: _multigoal(config, ctx, "sql", 3)))
     results.update(ctx.stage("C3.3 ddpg", lambda: _multigoal(config, ctx, "ddpg", 4)))
-    results.update(_summaries(results, config))
+    if "c33_sql_table" in results and "c33_ddpg_table" in results:  # absent in a process that leaves them to others
+        results.update(_summaries(results, config))
     results.update(ctx.stage("C3.4 sql", lambda: _swimmer(config, ctx, "sql", 5)))
     results.update(ctx.stage("C3.4 ddpg", lambda: _swimmer(config, ctx, "ddpg", 6)))
     return results
@@ -588,5 +589,6 @@ EXPERIMENT = register(
                "mg_steps": "200", "mg_hidden": "16", "mg_particles": "4", "mg_eval_rollouts": "8",
                "c34_seeds": "2", "c34_steps": "200", "c34_hidden": "16", "c34_particles": "4", "c34_eval_rollouts": "2",
                "chunk": "40"},
+        stage_names=STAGE_NAMES,
     )
 )

@@ -80,6 +80,7 @@ __all__ = [
     "apply_overrides",
     "request_stop",
     "result_stem",
+    "merge_checkpoints",
 ]
 
 PRESETS = ("quick", "full")
@@ -150,6 +151,7 @@ class RunContext:
         deadline: float | None = None,
         header: Mapping[str, Any] | None = None,
         saved: Mapping[str, Any] | None = None,
+        only: frozenset[str] | None = None,
     ) -> None:
         self.device = device
         self.seed = seed
@@ -169,6 +171,9 @@ class RunContext:
         self._stage_started = 0.0
         self._stage_elapsed_before = 0.0
         self._seen: set[str] = set()
+        self._only = only
+        self.deferred: list[str] = []
+        """Stages this process left to others (``only``): each returned an empty dict."""
         self._last_write = time.monotonic()
         self._segment = {"started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                          "commit": self._header.get("commit", "unknown"), "wall_time_s": 0.0}
@@ -226,6 +231,9 @@ class RunContext:
         if name in self._done:
             self._restore_rng(self._done_rng[name])
             return self._done[name]
+        if self._only is not None and name not in self._only:
+            self.deferred.append(name)
+            return {}
         self._stage = name
         self._stage_elapsed_before = 0.0
         if self._current_saved is not None and self._current_saved["stage"] == name:
@@ -331,6 +339,11 @@ class Experiment:
         smoke: ``--set`` overrides (field → text) that shrink the quick preset to a
             run of a few seconds that still passes through every stage and every
             checkpointed loop; the resume tests kill and restart such runs.
+        stage_names: the run's stages in order, declared by experiments whose
+            stages are independent (each draws only from its own generator
+            streams and returns a dict): only these can be split over several
+            processes (``stages=`` of :func:`run_experiment`, then
+            :func:`merge_checkpoints`).
     """
 
     name: str
@@ -340,6 +353,7 @@ class Experiment:
     presets: Mapping[str, Any]
     run: Callable[[Any, RunContext], dict]
     smoke: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    stage_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         missing = [p for p in PRESETS if p not in self.presets]
@@ -521,6 +535,7 @@ def run_experiment(
     resume: bool = True,
     checkpoint_every: float | None = None,
     time_limit: float | None = None,
+    stages: Iterable[str] | None = None,
 ) -> RunResult:
     """Run experiment ``name`` with a preset, optionally overriding config fields.
 
@@ -543,6 +558,13 @@ def run_experiment(
     it is removed once the results are written. ``time_limit`` (seconds, needs
     ``out``) stops the run with :class:`RunSuspended` after a checkpoint once
     that much time has passed.
+
+    ``stages`` (needs ``out``, and an experiment that declares its
+    ``stage_names``) runs only those of the run's unfinished stages and then
+    stops with :class:`RunSuspended`, keeping them in the checkpoint: several
+    processes can each run a part of one run, in folders of their own, and
+    :func:`merge_checkpoints` joins their checkpoints into one, from which a
+    last call without ``stages`` writes the results.
     """
     experiment = get_experiment(name)
     if preset not in experiment.presets:
@@ -563,6 +585,7 @@ def run_experiment(
             raise ConfigError("a time limit needs an output folder (--out) to keep the checkpoint in")
         if not (time_limit > 0 and time_limit != float("inf")):
             raise ConfigError(f"the time limit must be a positive, finite number of seconds, got {time_limit!r}")
+    only = _check_stages(experiment, stages, out)
     if progress is None:
         progress = os.environ.get("MAXENTRL_PROGRESS", "1") != "0"
     stem = result_stem(name, preset, seed)
@@ -596,7 +619,7 @@ def run_experiment(
     np.random.seed(seed)
     random.seed(seed)
     ctx = RunContext(device=dev, seed=seed, progress=progress, checkpoint_path=checkpoint,
-                     checkpoint_every=checkpoint_every, deadline=deadline, header=header, saved=saved)
+                     checkpoint_every=checkpoint_every, deadline=deadline, header=header, saved=saved, only=only)
     threads = torch.get_num_threads()
     cpu_threads = getattr(config, "cpu_threads", 0)
     if dev.type == "cpu" and cpu_threads > 0:
@@ -605,6 +628,9 @@ def run_experiment(
         results = experiment.run(config, ctx)
     finally:
         torch.set_num_threads(threads)
+    if ctx.deferred:
+        ctx._write(current=None)
+        raise RunSuspended(f"ran the stages asked for; left to other processes: {', '.join(ctx.deferred)}")
     segments = ctx.segments()
     provenance = collect_provenance(
         device=dev, seed=seed, preset=preset, wall_time_s=sum(s["wall_time_s"] for s in segments),
@@ -622,6 +648,70 @@ def run_experiment(
         cache.mkdir(parents=True, exist_ok=True)
         result.save(cache)
     return result
+
+
+def _check_stages(experiment: Experiment, stages: Iterable[str] | None, out: Any) -> frozenset[str] | None:
+    """``stages`` as a set, after checking it names declared stages of ``experiment`` and that the run keeps a checkpoint."""
+    if stages is None:
+        return None
+    only = frozenset(stages)
+    if not experiment.stage_names:
+        splittable = ", ".join(sorted(n for n, e in REGISTRY.items() if e.stage_names)) or "none"
+        raise ConfigError(f"{experiment.name} does not declare its stages, so they cannot be run apart "
+                          f"(experiments that can: {splittable})")
+    unknown = sorted(only - set(experiment.stage_names))
+    if unknown or not only:
+        raise ConfigError(f"unknown stage(s) {', '.join(map(repr, unknown)) or '(none given)'} of {experiment.name} "
+                          f"(its stages: {', '.join(experiment.stage_names)})")
+    if out is None:
+        raise ConfigError("running some stages only needs an output folder (--out) to keep them in")
+    return only
+
+
+def merge_checkpoints(paths: Iterable[str | Path], out: str | Path) -> Path:
+    """Join checkpoints of one run whose stages were run by separate processes (``stages=``) into ``out``.
+
+    Every checkpoint must belong to the same run (experiment, preset, seed,
+    config, device type and commit) and hold no stage in the middle of its
+    loop; a stage finished in several of them must have the same result. The
+    merged checkpoint keeps every finished stage and every process's
+    segment (so the provenance's wall time is the sum of the processes'
+    times, not the time the run took); ``run_experiment`` with the same
+    arguments and ``out`` as its folder then resumes from it.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ConfigError("merge_checkpoints needs at least one checkpoint")
+    merged: dict[str, Any] | None = None
+    for path in paths:
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:
+            raise ConfigError(f"cannot read the checkpoint {path} ({type(err).__name__})") from None
+        if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+            raise ConfigError(f"{path} is not a checkpoint of this version of the harness")
+        if saved.get("current") is not None:
+            raise ConfigError(f"{path} holds the stage {saved['current']['stage']!r} in the middle of its loop; "
+                              "finish that stage before merging")
+        if merged is None:
+            merged = {**saved, "done": dict(saved["done"]), "done_rng": dict(saved["done_rng"]),
+                      "segments": list(saved["segments"]), "timings": dict(saved.get("timings", {}))}
+            continue
+        for key in ("experiment", "preset", "seed", "device_type", "config", "commit"):
+            if saved.get(key) != merged.get(key):
+                raise ConfigError(f"{path} belongs to another run than {paths[0]} (its {key} differs)")
+        for stage, result in saved["done"].items():
+            if stage in merged["done"] and to_jsonable(merged["done"][stage]) != to_jsonable(result):
+                raise ConfigError(f"the stage {stage!r} was finished in two checkpoints with different results")
+            merged["done"][stage] = result
+            merged["done_rng"][stage] = saved["done_rng"][stage]
+        merged["segments"] += saved["segments"]
+        merged["timings"].update(saved.get("timings", {}))
+    assert merged is not None
+    target = Path(out) / f"{result_stem(merged['experiment'], merged['preset'], merged['seed'])}.ckpt"
+    _prepare_out(Path(out))
+    atomic_torch_save(target, merged)
+    return target
 
 
 RESULT_CACHE_ENV = "MAXENTRL_RESULT_CACHE"
