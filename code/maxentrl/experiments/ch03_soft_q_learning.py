@@ -270,7 +270,7 @@ def _amortized(config: Ch03Config, ctx: RunContext) -> dict:
         d = (samples[m].unsqueeze(-2) - mu.to(samples)).norm(dim=-1)  # [n, C]
         nearest = d.argmin(-1)
         near = d.min(-1).values < 3 * s
-        frac = torch.stack([((nearest == c) & near).double().mean() for c in range(len(w))])
+        frac = torch.stack([((nearest == c) & near).double().mean() for c in range(len(w))]).cpu()
         out[f"c32_{name}_fractions"] = frac.tolist()
         out[f"c32_{name}_max_weight_error"] = float((frac - w).abs().max())
         out[f"c32_{name}_samples"] = samples[m, :2000].tolist()
