@@ -311,7 +311,7 @@ def _train(ctx: RunContext, trainer: Trainer, total: int, chunk: int, desc: str)
 def _rollouts(agent: ActorCritic, task, n: int, *, generator: torch.Generator, keep: int) -> tuple[Tensor, Tensor]:
     """``n`` rollouts per member of the exploration-free policy; returns (goal index per rollout ``[E, n]``, −1 if none,
     and the first ``keep`` trajectories ``[E, keep, T + 1, 2]``)."""
-    pos = task.reset((agent.E, n), generator=generator)
+    pos = task.reset((agent.E, n), generator=generator, device=generator.device)
     horizon = int(task.horizon.max()) if torch.is_tensor(task.horizon) else task.horizon
     goal = torch.full((agent.E, n), -1, dtype=torch.long, device=pos.device)
     alive = torch.ones((agent.E, n), dtype=torch.bool, device=pos.device)
