@@ -195,11 +195,12 @@ class RunContext:
         return self._generators[stream]
 
     def _restore_rng(self, snapshot: Mapping[str, Any]) -> None:
+        # generator states are CPU byte tensors, even when a checkpoint was loaded onto a GPU
         for stream, state in snapshot["generators"].items():
-            self.generator(int(stream)).set_state(state)
-        torch.set_rng_state(snapshot["torch"])
+            self.generator(int(stream)).set_state(state.cpu())
+        torch.set_rng_state(snapshot["torch"].cpu())
         if snapshot["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(snapshot["cuda"])
+            torch.cuda.set_rng_state_all([state.cpu() for state in snapshot["cuda"]])
         np.random.set_state(snapshot["numpy"])
         random.setstate(snapshot["python"])
 
