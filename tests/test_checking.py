@@ -74,3 +74,19 @@ def test_report_appends_json_lines_only_when_asked(tmp_path, monkeypatch) -> Non
                      {"check": "check_y", "passed": False, "detail": "largest error 1"}]
     monkeypatch.setenv(GRADE_LOG_ENV, str(tmp_path / "missing-dir" / "log"))
     report("check_x", True)  # an unwritable log never breaks the reader's notebook
+
+
+@pytest.mark.parametrize("module, check, answer", [
+    ("maxentrl.checks_ch03", "check_svgd_direction", lambda x, score, h: x * 0),
+    ("maxentrl.checks_ch04", "check_proper_returns", lambda r, e, d, b, g, t: r * 0),
+    ("maxentrl.checks_ch05", "check_natural_gradient", lambda psi, adv, w: psi[:, 0, 0] * 0),
+])
+def test_every_chapter_check_writes_the_grading_log(module, check, answer, tmp_path, monkeypatch, capsys) -> None:
+    import importlib
+    import json
+
+    log = tmp_path / "grade.jsonl"
+    monkeypatch.setenv(GRADE_LOG_ENV, str(log))
+    assert getattr(importlib.import_module(module), check)(answer) is False
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines == [{"check": check, "passed": False, "detail": lines[0]["detail"]}] and lines[0]["detail"]

@@ -41,7 +41,8 @@ GRADE_LOG_ENV = "MAXENTRL_GRADE_LOG"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 #: Modules whose own frames are the checking machinery, not an answer's delegation.
-_CHECKING_MODULES = frozenset({"maxentrl.checking", "maxentrl.checks", "maxentrl.checks_ch02", "maxentrl.checks_ch06"})
+_CHECKING_MODULES = frozenset({"maxentrl.checking", "maxentrl.checks", "maxentrl.checks_ch02", "maxentrl.checks_ch03",
+                               "maxentrl.checks_ch04", "maxentrl.checks_ch05", "maxentrl.checks_ch06"})
 
 
 class Delegated(AssertionError):

@@ -12,7 +12,7 @@ instead, for tests and autograders), like the other chapters' checkers.
 
 An answer that runs the package's own code (``proper_returns``,
 ``n_step_returns`` or anything else of :mod:`maxentrl`) fails whatever its
-numbers: :func:`call_answer` watches the call with a profile hook and records
+numbers: :func:`maxentrl.checking.call_answer` watches the call with a profile hook and records
 every frame whose code lives in the package, however it was reached (another
 name, ``getattr``, a wrapper). The reference values are computed after the
 answer returns, on copies of the inputs.
@@ -20,60 +20,15 @@ answer returns, on copies of the inputs.
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
-from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from maxentrl.a2c import proper_returns
+from maxentrl.checking import Delegated, call_answer, report
 
 __all__ = ["check_proper_returns", "call_answer", "Delegated"]
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_THIS = Path(__file__).resolve()
-
-
-class Delegated(AssertionError):
-    """The answer ran the package's own code instead of computing the answer itself."""
-
-
-def call_answer(answer: Callable[..., Any], *args: Any) -> Any:
-    """``answer(*args)``, raising :class:`Delegated` if any code of the ``maxentrl`` package ran meanwhile."""
-    seen: list[str] = []
-    known: dict[str, bool] = {}
-
-    def inside_package(filename: str) -> bool:
-        if filename not in known:
-            path = Path(filename)
-            try:
-                known[filename] = path.is_absolute() and path.resolve() != _THIS and path.resolve().is_relative_to(
-                    _PACKAGE_DIR)
-            except OSError:
-                known[filename] = False
-        return known[filename]
-
-    def hook(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "call" and inside_package(frame.f_code.co_filename) and len(seen) < 3:
-            seen.append(f"{Path(frame.f_code.co_filename).stem}.{frame.f_code.co_name}")
-
-    saved = sys.getprofile()
-    threading.setprofile(hook)
-    sys.setprofile(hook)
-    try:
-        result = answer(*args)
-    finally:
-        sys.setprofile(saved)
-        threading.setprofile(None)
-    if seen:
-        raise Delegated(f"your answer runs the package's own code ({', '.join(seen)}); the exercise is to write "
-                        "the computation yourself")
-    return result
-
 
 def _cases() -> list[tuple[str, dict, str]]:
     g = torch.Generator().manual_seed(44)
@@ -136,11 +91,14 @@ def check_proper_returns(fn: Callable[..., Tensor], *, raise_on_failure: bool = 
                             "(gamma times a boolean mask is float32; convert the mask with .to(rewards.dtype)).")
                 raise AssertionError(f"{what}: largest difference from the reference is {err:.3g}. {hint}")
         except Delegated as failure:
+            report("check_proper_returns", False, str(failure))
             if raise_on_failure:
                 raise
             print(f"  FAIL  {failure}")
             return False
         except AssertionError as failure:
+            if ok:  # the grading log keeps the first reason
+                report("check_proper_returns", False, str(failure))
             if raise_on_failure:
                 raise
             print(f"  FAIL  {failure}")
@@ -148,11 +106,15 @@ def check_proper_returns(fn: Callable[..., Tensor], *, raise_on_failure: bool = 
             continue
         except Exception as exc:  # the reader's code may fail in any way; report it, do not crash
             message = f"{what}: your function raised {type(exc).__name__}: {exc}"
+            if ok:
+                report("check_proper_returns", False, message)
             if raise_on_failure:
                 raise AssertionError(message) from exc
             print(f"  FAIL  {message}")
             ok = False
             continue
         print(f"  ok    {what}")
+    if ok:
+        report("check_proper_returns", True)
     print("proper returns: all cases passed" if ok else "proper returns: some cases failed")
     return ok
