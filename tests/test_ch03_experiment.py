@@ -87,3 +87,18 @@ def test_bad_stage_requests_are_one_line_errors(tmp_path) -> None:
     torch.save({**saved, "seed": 6}, tmp_path / "z" / "other.ckpt")
     with pytest.raises(ConfigError, match="its seed differs"):
         merge_checkpoints([ckpt, tmp_path / "z" / "other.ckpt"], tmp_path / "m")
+
+
+def test_the_committed_full_run_is_complete_and_names_what_was_changed() -> None:
+    status = full_run_status()
+    if status["to_run"]:
+        pytest.skip("no complete full run is committed")
+    full = get_experiment(NAME).presets["full"]
+    for change in status["changed"]:
+        field = change.split(" = ")[0]
+        assert status["config"][field] != getattr(full, field)
+        assert field in status["text"]
+    R = status["results"]
+    assert abs(R["c31_svgd_right_weight"] - R["c31_true_right_weight"]) < 0.05 and R["c31_no_repulsion_right_weight"] < 0.05
+    assert R["c32_svgd_max_weight_error"] < 0.05 < R["c32_no_repulsion_max_weight_error"]
+    assert len(R["c33_sql_table"]) == len(R["c33_ddpg_table"]) == 2 * status["config"]["mg_seeds"]

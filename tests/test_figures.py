@@ -245,6 +245,22 @@ def test_benchmark_summaries_figures_and_provenance() -> None:
     assert f"{m['states']:,} states" in benchmarks.maxent_irl_sentences(irl)
 
 
+def test_gpu_rows_join_the_cpu_benchmark_with_their_own_provenance() -> None:
+    cpu, gpu = benchmarks.load_benchmark("maxent_irl"), benchmarks.load_benchmark("maxent_irl_cuda")
+    if cpu is None or gpu is None:
+        pytest.skip("no GPU benchmark committed")
+    both = benchmarks.with_gpu_rows(cpu, gpu)
+    assert len(both["rows"]) == len(cpu["rows"]) + len(gpu["rows"]) and both["provenance"] == cpu["provenance"]
+    text = benchmarks.maxent_irl_gpu_sentence(both)
+    big = max((r for r in gpu["rows"] if r["dtype"] == "float64"), key=lambda r: r["states"])
+    assert gpu["provenance"]["device_name"] in text and f"{1000 * big['best_s']:.0f} ms in float64" in text
+    acc = gpu["accuracy"]
+    err = max(acc["cuda_float64_max_rel_error_D_state"], acc["cuda_float64_max_rel_error_D_action"])
+    assert f"{err:.1e} in float64" in text
+    assert benchmarks.maxent_irl_gpu_sentence(cpu) == "" and benchmarks.with_gpu_rows(cpu, None) == cpu
+    assert isinstance(benchmarks.maxent_irl_figure(both), Figure)
+
+
 def _irl_benchmark(*, shaped: bool) -> dict:
     """A small Algorithm 1 benchmark file in the format of benchmarks/bench_maxent_irl.py (or the older one)."""
     rows = []

@@ -65,3 +65,12 @@ def test_committed_benchmarks_carry_clean_provenance() -> None:
         prov = json.loads(path.read_text())["provenance"]
         assert not prov["git_commit"].endswith("+dirty") and prov["git_commit"] != "unknown", path.name
         assert "device_name" in prov and "date_utc" in prov
+
+
+def test_a_stated_commit_wins_over_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from maxentrl.provenance import git_commit
+
+    monkeypatch.setenv("MAXENTRL_COMMIT", "0123456789abcdef0123456789abcdef01234567")
+    assert git_commit() == "0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.delenv("MAXENTRL_COMMIT")
+    assert git_commit() != "0123456789abcdef0123456789abcdef01234567"

@@ -33,10 +33,14 @@ _FILE_MODE = 0o666 & ~_umask()
 def git_commit(cwd: Path | None = None) -> str:
     """The checkout's commit, suffixed ``+dirty`` when tracked files differ.
 
-    Outside a git checkout (a copy of the repository without its ``.git``
-    folder, as carried to a machine without internet) it is the environment
-    variable ``MAXENTRL_COMMIT`` when set, else ``unknown``.
+    The environment variable ``MAXENTRL_COMMIT``, when set, is taken as it
+    is: whoever copied the repository to another machine names the commit
+    the copy was made from (a ``.git`` folder that travelled with it may be
+    older than the files). Otherwise, outside a git checkout, ``unknown``.
     """
+    stated = os.environ.get("MAXENTRL_COMMIT", "").strip()
+    if stated:
+        return stated
     here = cwd or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
@@ -47,7 +51,7 @@ def git_commit(cwd: Path | None = None) -> str:
             cwd=here, capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("MAXENTRL_COMMIT", "").strip() or "unknown"
+        return "unknown"
     return sha + ("+dirty" if dirty else "")
 
 

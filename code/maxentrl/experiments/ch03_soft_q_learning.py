@@ -513,11 +513,19 @@ def full_run_status(seed: int = 0) -> dict:
     from maxentrl.paths import data_dir
 
     full = committed_result(NAME, preset="full", seed=seed)
+    full_cfg = dataclasses.asdict(EXPERIMENT.presets["full"])
     if full is not None:
         p = full.provenance
+        changed = [f"{k} = {full.config[k]:,} (preset: {full_cfg[k]:,})" if isinstance(full_cfg[k], int) else
+                   f"{k} = {full.config[k]} (preset: {full_cfg[k]})" for k in full_cfg if full.config.get(k) != full_cfg[k]]
+        parts = len([seg for seg in p["segments"] if seg["wall_time_s"] >= 1.0])
+        text = (f"The full preset has run completely on {p['device_name']}, commit {p['git_commit'][:12]}"
+                + (f", with {'; '.join(changed)}" if changed else "") + ". "
+                + (f"Its stages ran as {parts} processes side by side, {p['wall_time_s']:.0f} s of run time "
+                   f"in all (the longest stage: {max(p['timings'].values()):.0f} s)." if parts > 1 else
+                   f"It ran for {p['wall_time_s']:.0f} s."))
         return {"finished": list(STAGE_NAMES), "to_run": [], "results": full.results, "config": full.config,
-                "text": f"The full preset has run completely: {p['device_name']}, {p['wall_time_s']:.0f} s, "
-                        f"commit {p['git_commit'][:12]}."}
+                "changed": changed, "text": text}
     try:
         path = data_dir() / "results" / NAME / f"{result_stem(NAME, 'full', seed)}.partial.json"
     except FileNotFoundError:
@@ -527,7 +535,6 @@ def full_run_status(seed: int = 0) -> dict:
                 "text": "No part of the full preset has been run and committed yet; all its stages are still to run: "
                         + ", ".join(STAGE_NAMES) + "."}
     part = json.loads(path.read_text(encoding="utf-8"))
-    full_cfg = dataclasses.asdict(EXPERIMENT.presets["full"])
     differs = sorted(k for k in full_cfg if part["config"].get(k) != (list(full_cfg[k]) if isinstance(full_cfg[k], tuple) else full_cfg[k]))
     done = part["finished_stages"]
     todo = [n for n in STAGE_NAMES if n not in done]

@@ -132,6 +132,38 @@ def maxent_irl_rows(bench: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["device"], r["method"], r["states"]))
 
 
+def with_gpu_rows(cpu: Mapping[str, Any] | None, gpu: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The CPU benchmark file with the rows of a GPU-only run (``bench_maxent_irl.py --devices cuda``) added.
+
+    The GPU run's provenance and accuracy check stay apart, as ``gpu_provenance`` and ``gpu_accuracy``.
+    """
+    if cpu is None or gpu is None:
+        return None if cpu is None else dict(cpu)
+    return {**cpu, "rows": list(cpu["rows"]) + [r for r in gpu["rows"] if r["device"] != "cpu"],
+            "gpu_provenance": gpu["provenance"], "gpu_accuracy": gpu.get("accuracy", {})}
+
+
+def maxent_irl_gpu_sentence(bench: Mapping[str, Any]) -> str:
+    """The GPU's times at the largest graph and their accuracy, from :func:`with_gpu_rows`; empty without GPU rows."""
+    gpu_rows = [r for r in maxent_irl_rows(bench) if r["device"].startswith("cuda")]
+    if not gpu_rows or "gpu_provenance" not in bench:
+        return ""
+    big = max(r["states"] for r in gpu_rows)
+    by_dtype = {r["dtype"]: r for r in gpu_rows if r["states"] == big}
+    acc = bench.get("gpu_accuracy", {})
+    times = " and ".join(f"{1000 * by_dtype[d]['best_s']:.0f} ms in {d}" for d in sorted(by_dtype))
+    errors = ", ".join(
+        f"{max(acc[f'cuda_{d}_max_rel_error_D_state'], acc[f'cuda_{d}_max_rel_error_D_action']):.1e} in {d}"
+        for d in sorted(by_dtype) if f"cuda_{d}_max_rel_error_D_state" in acc)
+    sweeps = [r["per_sweep_ms"] for r in gpu_rows]
+    small = min(r["states"] for r in gpu_rows)
+    return (f" On {bench['gpu_provenance'].get('device_name', 'a GPU')} the log-space passes take {times} at "
+            f"{big:,} states. A backward and forward sweep takes {min(sweeps):.2f} to {max(sweeps):.2f} ms at every "
+            f"size from {small:,} states up, so there the number of sweeps, not the graph, sets the time"
+            + (f"; the visitation frequencies agree with a float64 log-space run on the CPU to relative errors of "
+               f"{errors}." if errors else "."))
+
+
 def _largest(rows: list[dict[str, Any]], device: str, method: str) -> dict[str, Any] | None:
     sub = [r for r in rows if r["device"].startswith(device) and r["method"] == method]
     return max(sub, key=lambda r: r["states"]) if sub else None
@@ -190,8 +222,8 @@ def maxent_irl_sentences(bench: Mapping[str, Any]) -> str:
     where = f"On {device} with {s['threads']} torch thread{'s' if s['threads'] != 1 else ''}"
     size = (f"the largest graph has {s['states']:,} states and {s['actions']:,} actions, and one computation whose "
             f"horizon crosses the map (N = {s['horizon']}) takes")
-    gpu = ("" if math.isnan(s["cuda_seconds"]) else
-           f" On the GPU the log-space passes take {s['cuda_seconds'] * 1000:.0f} ms for it.")
+    gpu = maxent_irl_gpu_sentence(bench) or ("" if math.isnan(s["cuda_seconds"]) else
+                                             f" On the GPU the log-space passes take {s['cuda_seconds'] * 1000:.0f} ms for it.")
     if not s["has_shaped"]:
         return (f"{where}, {size} {s['log_seconds']:.2f} s with the log-space passes in {s['log_dtype']}, "
                 f"{s['log_sweep_ms']:.1f} ms per backward and forward sweep. The committed measurement predates the "
@@ -213,10 +245,10 @@ def maxent_irl_figure(bench: Mapping[str, Any]) -> Figure:
     rows = maxent_irl_rows(bench)
     fig, (ax0, ax1) = new_figure(1, 2, figsize=(10, 3.5))
     for device in sorted({r["device"] for r in rows}):
-        for method in sorted({r["method"] for r in rows if r["device"] == device}):
-            rs = [r for r in rows if r["device"] == device and r["method"] == method]
-            label = f"{device}, {method} ({rs[0]['dtype']})"
-            style = _IRL_STYLE.get(method, "^-") if device == "cpu" else "^:"
+        for method, dtype in sorted({(r["method"], r["dtype"]) for r in rows if r["device"] == device}):
+            rs = [r for r in rows if r["device"] == device and r["method"] == method and r["dtype"] == dtype]
+            label = f"{device}, {method} ({dtype})"
+            style = _IRL_STYLE.get(method, "^-") if device == "cpu" else ("^:" if dtype == "float32" else "v:")
             ax0.plot([r["states"] for r in rs], [r["best_s"] for r in rs], style, label=label)
             ax1.plot([r["states"] for r in rs], [r["per_sweep_ms"] for r in rs], style, label=label)
     ax0.axhline(1.0, color="0.5", lw=0.8, ls=":")
