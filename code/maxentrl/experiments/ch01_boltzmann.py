@@ -236,6 +236,10 @@ def finite_difference_check(config: Ch01Config, ctx: RunContext) -> dict:
     }
 
 
+PLAIN_CHUNK = 50
+"""C1.2: plain gradient ascent runs in chunks of this many steps, with a checkpoint opportunity after each."""
+
+
 def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
     """C1.2: mirror ascent on a discretized density reaches exp(f/τ)/Z and the value τ log ∫ exp(f/τ)."""
     g = ctx.generator(2)
@@ -259,8 +263,20 @@ def gradient_ascent_check(config: Ch01Config, ctx: RunContext) -> dict:
         if k in log_steps:
             plain_curve.append([k, *kl_density(log_q.exp(), q_star, w).view(T, F).amax(-1).tolist()])
 
-    softmax_gradient_ascent(f, tau, w, steps=config.plain_steps, step_size=1.0 / (tau * q_star.amax(-1)),
-                            record=record_plain)
+    # in chunks that restart from log q, so that a resumed run repeats an uninterrupted one exactly
+    state = ctx.restored() or {"done": 0, "log_q": None, "plain_curve": []}
+    plain_curve.extend(state["plain_curve"])
+    done, plain_log_q = state["done"], state["log_q"]
+    bar = ctx.bar(total=config.plain_steps, desc="C1.2 plain ascent", initial=done)
+    while done < config.plain_steps:
+        n = min(PLAIN_CHUNK, config.plain_steps - done)
+        plain_log_q = softmax_gradient_ascent(f, tau, w, steps=n, step_size=1.0 / (tau * q_star.amax(-1)),
+                                              log_q0=plain_log_q, record=lambda k, lq, d=done: record_plain(d + k, lq))
+        done += n
+        bar.update(n)
+        if done < config.plain_steps and ctx.checkpoint_due():
+            ctx.checkpoint({"done": done, "log_q": plain_log_q, "plain_curve": plain_curve})
+    bar.close()
     pc = torch.tensor(plain_curve, dtype=DTYPE)
     tail = pc[:, 0] >= config.plain_steps / 10
     plain_slopes = [float(_slope(pc[tail, 0].log(), pc[tail, 1 + i].clamp_min(1e-300).log().unsqueeze(-1)))
@@ -423,6 +439,6 @@ EXPERIMENT = register(
         presets={"quick": QUICK, "full": FULL},
         run=run,
         smoke={"fd_test_functions": "4", "fd_grid_points": "64", "grid_points": "256", "ascent_steps": "30",
-               "s6_samples": "2000", "bandits": "8", "bandit_steps": "2000", "plain_steps": "20"},
+               "s6_samples": "2000", "bandits": "8", "bandit_steps": "2000", "plain_steps": "120"},
     )
 )
