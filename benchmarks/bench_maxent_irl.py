@@ -7,15 +7,18 @@ removed; each directed road segment is a state, each turn onto a next
 segment (straight, left or right; U-turns only at dead ends) an action, so
 there are about three actions per state — and times one full
 expected-visitation computation (backward pass, local action probabilities,
-forward pass, N = 2 × side sweeps each, enough to cross the map; one goal in
-the middle, the start spread over every segment) for growing sizes, two ways:
+forward pass, N = 2 × side sweeps each, enough to cross the map; one goal at a
+corner, so that the farthest segments are about N actions away, the start
+spread over every segment) for growing sizes, two ways:
 
 * ``shaped``: the potential-shaped linear passes of
   ``maxentrl.irl.maxent.shaped_visitation`` in float64 (Dijkstra for the
-  potential, then one sparse product per sweep), what ``method="auto"`` runs
-  on a CPU for large graphs; from ``SHAPED_SPLIT_STATES`` states on each
-  product is split into two row blocks computed on two threads, and
-  ``shaped-1thread`` times the same passes with every product on one thread;
+  potential, then one sparse product per sweep, over only the rows whose
+  successors moved in the backward pass), what ``method="auto"`` runs on a
+  CPU for large graphs; from ``SHAPED_SPLIT_STATES`` states on each product is
+  split into two row blocks computed on two threads. ``shaped-1thread`` times
+  the same passes with every product on one thread, ``shaped-all-rows`` with
+  every row recomputed in every backup;
 * ``log``: the log-space passes (a gather and a log-sum-exp per backup, a
   scatter-add per forward step), in float32, what runs on a GPU.
 
@@ -97,7 +100,7 @@ def road_like_graph(side: int, *, generator: torch.Generator, drop: float = 0.04
 
 
 def problem(mdp: GraphMDP, device: torch.device) -> tuple[GraphMDP, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The benchmark's θ, goal (a segment in the middle) and uniform start distribution on ``device``."""
+    """The benchmark's θ, goal (segment S/2, the first reversed one: at a corner of the grid) and uniform start on ``device``."""
     mdp = mdp.to(device)
     dtype = mdp.state_features.dtype
     theta = -torch.full((mdp.num_features,), 0.5, dtype=dtype, device=device)
@@ -195,20 +198,24 @@ def main() -> None:
         t0 = time.perf_counter()
         _ = mdp64.sparse_plan  # the per-graph layout of the shaped passes, built once and cached
         plan_s = time.perf_counter() - t0
-        runs = [("cpu", "shaped", mdp64, "float64", True), ("cpu", "shaped", mdp64, "float64", False),
-                ("cpu", "log", mdp32, "float32", True)] if "cpu" in wanted else []
-        runs += [(str(d), "log", m, dt, True) for d in devices if d.type == "cuda"
+        runs = [("cpu", "shaped", mdp64, "float64", ""), ("cpu", "shaped", mdp64, "float64", "-1thread"),
+                ("cpu", "shaped", mdp64, "float64", "-all-rows"),
+                ("cpu", "log", mdp32, "float32", "")] if "cpu" in wanted else []
+        runs += [(str(d), "log", m, dt, "") for d in devices if d.type == "cuda"
                  for m, dt in ((mdp32, "float32"), (mdp64, "float64"))]
-        default_split = maxent.SHAPED_SPLIT_STATES
-        for dev, method, mdp, dtype, split in runs:
-            # the shaped passes split each sparse product over two threads on large graphs; also time them without
-            maxent.SHAPED_SPLIT_STATES = default_split if split else 1 << 62
-            times, used = time_visitation(mdp, horizon=N, repeats=args.repeats, device=torch.device(dev), method=method)
-            maxent.SHAPED_SPLIT_STATES = default_split
-            if method == "shaped" and not split and mdp.num_states < default_split:
-                continue  # below the threshold both are the same run
-            if not split:
-                used = "shaped-1thread"
+        defaults = maxent.SHAPED_SPLIT_STATES, maxent.SHAPED_BLOCK_ROWS
+        for dev, method, mdp, dtype, variant in runs:
+            if variant == "-1thread" and mdp.num_states < defaults[0]:
+                continue  # below the threshold the products run on one thread anyway
+            # the shaped passes split each sparse product over two threads on large graphs (-1thread: never), and
+            # each backup recomputes only the rows whose successors moved (-all-rows: one block, every row)
+            maxent.SHAPED_SPLIT_STATES = 1 << 62 if variant == "-1thread" else defaults[0]
+            maxent.SHAPED_BLOCK_ROWS = 1 << 62 if variant == "-all-rows" else defaults[1]
+            try:
+                times, used = time_visitation(mdp, horizon=N, repeats=args.repeats, device=torch.device(dev), method=method)
+            finally:
+                maxent.SHAPED_SPLIT_STATES, maxent.SHAPED_BLOCK_ROWS = defaults
+            used += variant
             row = {"device": dev, "method": used, "dtype": dtype, "side": side, "states": mdp.num_states,
                    "actions": mdp.num_actions, "horizon": N, "best_s": min(times), "median_s": statistics.median(times),
                    "times_s": times, "per_sweep_ms": 1000 * min(times) / (2 * N)}

@@ -118,7 +118,7 @@ def soft_value_iteration_table(bench: Mapping[str, Any]) -> str:
 
 
 # -- Algorithm 1 of maximum-entropy IRL --------------------------------------------------------
-_IRL_STYLE = {"shaped": "o-", "shaped-1thread": "o:", "log": "s--"}
+_IRL_STYLE = {"shaped": "o-", "shaped-1thread": "o:", "shaped-all-rows": "o-.", "log": "s--"}
 
 
 def maxent_irl_rows(bench: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -175,7 +175,8 @@ def maxent_irl_summary(bench: Mapping[str, Any]) -> dict[str, Any]:
     Keys: ``states``, ``actions``, ``horizon``; ``log_seconds`` and ``log_sweep_ms`` (one computation and
     one backward plus forward sweep, log-space passes, in ``log_dtype``); ``shaped_seconds`` and
     ``shaped_1thread_seconds`` (the shaped passes, with the sparse products on two threads and on one; NaN
-    where not measured); ``cuda_seconds`` (log-space passes on a GPU, NaN without one); ``slope``, the
+    where not measured); ``shaped_all_rows_seconds`` (the shaped passes recomputing every row in every
+    backup; NaN where not measured); ``cuda_seconds`` (log-space passes on a GPU, NaN without one); ``slope``, the
     fitted log-log slope of the log-space time per sweep against the number of states; ``threads``;
     ``has_shaped``; and, from the accuracy check of the shaped passes against float64 log space (NaN
     without one), ``dijkstra_s``, ``max_rel_error`` (of every positive D_s and D_a), ``max_abs_error_log_Z``,
@@ -202,6 +203,7 @@ def maxent_irl_summary(bench: Mapping[str, Any]) -> dict[str, Any]:
         "log_dtype": big_log["dtype"],
         "shaped_seconds": seconds(_largest(rows, device, "shaped")),
         "shaped_1thread_seconds": seconds(_largest(rows, device, "shaped-1thread")),
+        "shaped_all_rows_seconds": seconds(_largest(rows, device, "shaped-all-rows")),
         "cuda_seconds": seconds(_largest(rows, "cuda", "log")),
         "slope": float(np.polyfit(np.log(S), np.log(sweep), 1)[0]) if len(log) > 1 else nan,
         "threads": int(bench["provenance"].get("threads", 0)),
@@ -229,8 +231,10 @@ def maxent_irl_sentences(bench: Mapping[str, Any]) -> str:
                 f"{s['log_sweep_ms']:.1f} ms per backward and forward sweep. The committed measurement predates the "
                 "shaped passes and times the log-space ones only; running benchmarks/bench_maxent_irl.py again "
                 "times both and checks the shaped result against a double-precision log-space run." + gpu)
-    single = ("" if math.isnan(s["shaped_1thread_seconds"]) else
-              f" ({s['shaped_1thread_seconds']:.2f} s with every sparse product on one thread)")
+    variants = [f"{s[key]:.2f} s {what}" for key, what in (
+        ("shaped_1thread_seconds", "with every sparse product on one thread"),
+        ("shaped_all_rows_seconds", "recomputing every row in every backup")) if not math.isnan(s[key])]
+    single = f" ({'; '.join(variants)})" if variants else ""
     return (f"{where}, {size} {s['shaped_seconds']:.2f} s with the shaped passes in float64, Dijkstra's potential "
             f"included ({s['dijkstra_s']:.2f} s of it){single}, against {s['log_seconds']:.2f} s with the log-space "
             f"passes in {s['log_dtype']}. The shaped result agrees with a double-precision log-space run to "

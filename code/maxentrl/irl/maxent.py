@@ -46,6 +46,7 @@ __all__ = [
     "expected_visitation",
     "cost_to_goal",
     "shaped_visitation",
+    "shaped_backups",
     "SHAPED_RANGE",
     "expected_feature_counts",
     "Demonstrations",
@@ -391,17 +392,126 @@ class _RowBlocks:
             # split where half of the stored entries lie, so both threads do the same work
             cut = int(np.searchsorted(W.indptr, W.indptr[-1] // 2))
             self.blocks = (W[:cut], W[cut:])
-            if not _POOL:
-                from concurrent.futures import ThreadPoolExecutor
-
-                _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="maxentrl-shaped"))
 
     def dot(self, x: np.ndarray) -> np.ndarray:
         if self.blocks is None:
             return self.W @ x
-        top = _POOL[0].submit(self.blocks[0].dot, x)
+        top = _pool().submit(self.blocks[0].dot, x)
         bottom = self.blocks[1] @ x
         return np.concatenate([top.result(), bottom])
+
+
+SHAPED_BLOCK_ROWS = 2048
+"""States per block of :func:`shaped_backups` (a block is recomputed or skipped as a whole)."""
+
+SHAPED_THREAD_NNZ = 400_000
+""":func:`shaped_backups` spreads a backup's products over two threads when they hold this many entries."""
+
+
+def shaped_backups(W, goal: int, order: np.ndarray, *, horizon: int, tol: float = 0.0,
+                   threads: int = 1) -> tuple[np.ndarray, int]:
+    """Step 2 after shaping: z ← W z with z_goal = 1, ``horizon`` times, computing only rows whose inputs moved.
+
+    A backup z_s ← Σ_{s'} W[s, s'] z_{s'} can give a new value only if some
+    successor s' changed in the previous backup. The states are renumbered in
+    ``order`` (by cost to the goal, so that neighbours in the list are at a
+    similar distance) and cut into blocks of :data:`SHAPED_BLOCK_ROWS`; a
+    backup recomputes the rows from the first to the last block that reads from
+    a block that changed in the previous backup. Ahead of the wavefront z is
+    still 0, behind it z has settled to the last bit, so a backup touches a band
+    of the graph rather than all of it. The result is bitwise that of
+    recomputing every row every time: a skipped row's inputs are exactly those
+    it was last computed from, and each row sums its entries in the same order.
+    The backups stop early at a fixed point (nothing changed), or, with ``tol``
+    > 0, once no positive z_s moved by more than ``tol`` relatively and none
+    became positive.
+
+    Args:
+        W: ``[S, S]`` SciPy CSR matrix of the shaped weights, W[s, s'] = Σ_{a: s→s'} e^{r'_a}.
+        goal: the goal state (its z is held at 1).
+        order: ``[S]`` a permutation of the states.
+        horizon: N, the most backups.
+        tol: relative tolerance for stopping early (0: only at a fixed point).
+        threads: 2 spreads large backups over two threads.
+    Returns:
+        ``z`` (``[S]``, the shaped partition functions Z'_s) and the number of backups computed.
+    """
+    S, B = W.shape[0], SHAPED_BLOCK_ROWS
+    new_index = np.empty(S, dtype=W.indices.dtype)
+    new_index[order] = np.arange(S, dtype=W.indices.dtype)
+    Wp = W[order]  # rows in the new numbering; columns renumbered below, each row keeps its order of entries
+    ptr, col, val = Wp.indptr, new_index[Wp.indices], Wp.data
+    blocks = -(-S // B)
+    reads = np.zeros((blocks, blocks), dtype=bool)  # reads[k, j]: a row of block k has a successor in block j
+    reads[np.repeat(np.arange(S) // B, np.diff(ptr)), col // B] = True
+
+    def product(r0: int, r1: int) -> np.ndarray:  # rows r0..r1-1 of Wp z
+        return _csr_rows_times(ptr, col, val, r0, r1, z)
+
+    g = int(new_index[goal])
+    z = np.zeros(S)
+    z[g] = 1.0
+    changed = np.zeros(blocks, dtype=bool)
+    changed[g // B] = True
+    n = 0
+    for n in range(1, horizon + 1):
+        todo = np.flatnonzero(reads[:, changed].any(axis=1))
+        if todo.size == 0:  # a fixed point: every later backup gives the same z
+            n -= 1
+            break
+        lo, hi = int(todo[0]), int(todo[-1]) + 1
+        r0, r1 = lo * B, min(hi * B, S)
+        if threads >= 2 and ptr[r1] - ptr[r0] >= SHAPED_THREAD_NNZ:
+            cut = int(np.searchsorted(ptr, (ptr[r0] + ptr[r1]) // 2))
+            top = _pool().submit(product, r0, cut)  # SciPy's kernels release the interpreter lock
+            v = np.concatenate([top.result(), product(cut, r1)]) if cut < r1 else top.result()
+        else:
+            v = product(r0, r1)
+        if r0 <= g < r1:
+            v[g - r0] = 1.0
+        old = z[r0:r1]
+        moved = v != old
+        changed[:] = False
+        changed[lo:hi] = np.logical_or.reduceat(moved, np.arange(0, r1 - r0, B))
+        settled = False
+        if tol > 0:
+            pos = v > 0
+            settled = np.array_equal(pos, old > 0) and bool(np.all(np.abs(v[pos] - old[pos]) <= tol * v[pos]))
+        z[r0:r1] = v
+        if settled:
+            break
+    return z[new_index], n
+
+
+def _csr_rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: int, r1: int,
+                    x: np.ndarray) -> np.ndarray:
+    """Rows ``r0``..``r1``-1 of the CSR matrix (``indptr``, ``indices``, ``data``) times ``x``, without copying them.
+
+    Calls SciPy's CSR kernel directly: building a ``csr_matrix`` of the rows first checks and copies
+    its arrays, which costs more than the product on the narrow bands of :func:`shaped_backups`.
+    """
+    a, b = int(indptr[r0]), int(indptr[r1])
+    out = np.zeros(r1 - r0)
+    if _csr_matvec is None:
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((data[a:b], indices[a:b], indptr[r0:r1 + 1] - a), shape=(r1 - r0, len(x))) @ x
+    _csr_matvec(r1 - r0, len(x), indptr[r0:r1 + 1] - a, indices[a:b], data[a:b], x, out)
+    return out
+
+
+try:  # SciPy's compiled CSR product (y += A x), in SciPy since 0.14; where it moves, the public route is used
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover
+    _csr_matvec = None
+
+
+def _pool():
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="maxentrl-shaped"))
+    return _POOL[0]
 
 
 def cost_to_goal(mdp: GraphMDP, cost: np.ndarray, goal: int) -> np.ndarray:
@@ -437,7 +547,8 @@ def shaped_visitation(
     is at most 1 and the cheapest path weighs exactly 1, so Z'_s ≥ 1 once the
     horizon covers that path, instead of spanning hundreds of orders of
     magnitude. A backup is then one sparse product z ← W z with
-    W[s, s'] = Σ_{a: s→s'} e^{r'_a}, and the forward pass is one product with
+    W[s, s'] = Σ_{a: s→s'} e^{r'_a} (:func:`shaped_backups` computes only the
+    rows whose successors moved in the previous backup), and the forward pass is one product with
     Wᵀ per step on y_t = D_t / Z' (since D_{t+1} = Z' ⊙ Wᵀ y_t).
 
     Returns ``None`` when some reward is positive (no Dijkstra potential) or
@@ -471,21 +582,8 @@ def shaped_visitation(
         reach = np.isfinite(d)
         d_src, d_dst = np.where(reach[src], d[src], 0.0), np.where(reach[dst], d[dst], 0.0)
         w = np.where(reach[src] & reach[dst] & (src != g), np.exp(r - d_dst + d_src), 0.0)  # e^{r'_a} ≤ 1
-        W = _RowBlocks(plan.matrix(w), threads)
-        z = np.zeros(S)
-        z[g] = 1.0
-        n = 0
-        for n in range(1, horizon + 1):  # backward pass, step 2
-            z_new = W.dot(z)
-            z_new[g] = 1.0
-            if tol > 0:
-                pos = z_new > 0
-                done = np.array_equal(pos, z > 0) and bool(np.all(np.abs(z_new[pos] - z[pos]) <= tol * z_new[pos]))
-                z = z_new
-                if done:
-                    break
-            else:
-                z = z_new
+        order = np.argsort(d, kind="stable")  # states by cost to the goal (unreachable ones last)
+        z, n = shaped_backups(plan.matrix(w), g, order, horizon=horizon, tol=tol, threads=threads)  # step 2
         iters = max(iters, n)
         if not (np.all(np.isfinite(z)) and z.max() <= hi and np.all(z[reach] >= lo)):
             return None
