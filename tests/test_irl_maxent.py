@@ -371,6 +371,8 @@ def test_shaped_backups_skip_only_rows_that_cannot_change(monkeypatch, horizon: 
     # any order of the states gives the same bits; only the work skipped depends on it
     shuffled, _ = maxent.shaped_backups(W, goal, np.random.default_rng(0).permutation(144), horizon=horizon, tol=tol)
     assert np.array_equal(shuffled, z)
+    monkeypatch.setattr(maxent, "SHAPED_BLOCK_ROWS", 1 << 62)  # one block: every row in every backup
+    assert np.array_equal(maxent.shaped_backups(W, goal, np.arange(144), horizon=horizon, tol=tol)[0], z)
 
 
 def test_shaping_leaves_every_path_probability_unchanged() -> None:

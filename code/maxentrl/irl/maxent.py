@@ -436,7 +436,8 @@ def shaped_backups(W, goal: int, order: np.ndarray, *, horizon: int, tol: float 
     Returns:
         ``z`` (``[S]``, the shaped partition functions Z'_s) and the number of backups computed.
     """
-    S, B = W.shape[0], SHAPED_BLOCK_ROWS
+    S = W.shape[0]
+    B = max(1, min(SHAPED_BLOCK_ROWS, S))
     new_index = np.empty(S, dtype=W.indices.dtype)
     new_index[order] = np.arange(S, dtype=W.indices.dtype)
     Wp = W[order]  # rows in the new numbering; columns renumbered below, each row keeps its order of entries
