@@ -438,6 +438,8 @@ def shaped_backups(W, goal: int, order: np.ndarray, *, horizon: int, tol: float 
     """
     S = W.shape[0]
     B = max(1, min(SHAPED_BLOCK_ROWS, S))
+    if B == S:  # one block: the plain product z ← W z in every backup
+        return _plain_backups(_RowBlocks(W, threads), goal, S, horizon=horizon, tol=tol)
     new_index = np.empty(S, dtype=W.indices.dtype)
     new_index[order] = np.arange(S, dtype=W.indices.dtype)
     Wp = W[order]  # rows in the new numbering; columns renumbered below, each row keeps its order of entries
@@ -482,6 +484,24 @@ def shaped_backups(W, goal: int, order: np.ndarray, *, horizon: int, tol: float 
         if settled:
             break
     return z[new_index], n
+
+
+def _plain_backups(W: "_RowBlocks", goal: int, S: int, *, horizon: int, tol: float) -> tuple[np.ndarray, int]:
+    """:func:`shaped_backups` with every row recomputed in every backup (same stopping rules, same bits)."""
+    z = np.zeros(S)
+    z[goal] = 1.0
+    n = 0
+    for n in range(1, horizon + 1):
+        z_new = W.dot(z)
+        z_new[goal] = 1.0
+        if np.array_equal(z_new, z):  # a fixed point
+            break
+        settled = tol > 0 and np.array_equal(z_new > 0, z > 0) and bool(
+            np.all(np.abs(z_new - z) <= tol * np.where(z_new > 0, z_new, np.inf)))
+        z = z_new
+        if settled:
+            break
+    return z, n
 
 
 def _csr_rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: int, r1: int,
