@@ -234,9 +234,9 @@ def maxent_irl_sentences(bench: Mapping[str, Any]) -> str:
     variants = [f"{s[key]:.2f} s {what}" for key, what in (
         ("shaped_1thread_seconds", "with every sparse product on one thread"),
         ("shaped_all_rows_seconds", "recomputing every row in every backup")) if not math.isnan(s[key])]
-    single = f" ({'; '.join(variants)})" if variants else ""
+    aside = "; ".join([f"{s['dijkstra_s']:.2f} s of it", *variants])
     return (f"{where}, {size} {s['shaped_seconds']:.2f} s with the shaped passes in float64, Dijkstra's potential "
-            f"included ({s['dijkstra_s']:.2f} s of it){single}, against {s['log_seconds']:.2f} s with the log-space "
+            f"included ({aside}), against {s['log_seconds']:.2f} s with the log-space "
             f"passes in {s['log_dtype']}. The shaped result agrees with a double-precision log-space run to "
             f"{s['max_rel_error']:.1e} relative error in every visitation frequency and {s['max_abs_error_log_Z']:.1e} "
             f"in log Z, over log partition functions from {s['log_Z_lo']:.0f} to {s['log_Z_hi']:.0f}." + gpu)
