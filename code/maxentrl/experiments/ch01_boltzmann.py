@@ -440,5 +440,6 @@ EXPERIMENT = register(
         run=run,
         smoke={"fd_test_functions": "4", "fd_grid_points": "64", "grid_points": "256", "ascent_steps": "30",
                "s6_samples": "2000", "bandits": "8", "bandit_steps": "2000", "plain_steps": "120"},
+        stage_names=tuple(name for name, _ in STAGES),  # independent: each claim draws from its own generators
     )
 )
