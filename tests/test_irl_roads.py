@@ -1,4 +1,4 @@
-"""The Helsinki road MDP, its statistics, competing trips and the simulated drivers (maxentrl.irl.roads)."""
+"""The La Serena road MDP, its statistics, competing trips and the simulated drivers (maxentrl.irl.roads)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def net():
 
 def test_network_shape_and_features(net) -> None:
     mdp = net.mdp
-    assert mdp.num_states > 200 and mdp.num_actions > mdp.num_states
+    assert mdp.num_states >= 2000 and mdp.num_actions > mdp.num_states  # thousands of segments
     assert mdp.num_features == len(FEATURE_NAMES) == len(PLANTED_COST)
     assert mdp.src_segments is not None  # actions sorted by state
     f = torch.cat([mdp.state_features, mdp.action_features])
@@ -47,9 +47,9 @@ def test_network_shape_and_features(net) -> None:
     present = phi.abs().sum(0) > 0
     assert int(present.sum()) >= mdp.num_features - 1  # at most one kind of turn is absent
     assert int(torch.linalg.matrix_rank(phi[:, present])) == int(present.sum())
-    # travel time at the limits (30 or 40 km/h) lies between length/40 and length/30 km/h
-    assert np.all(net.time_s >= net.length_m / 1000 / 40 * 3600 - 1e-3)
-    assert np.all(net.time_s <= net.length_m / 1000 / 30 * 3600 + 1e-3)
+    # travel time at the limits (tagged from 20 to 100 km/h, 50 km/h where untagged) lies between those bounds
+    assert np.all(net.time_s >= net.length_m / 1000 / 100 * 3600 - 1e-3)
+    assert np.all(net.time_s <= net.length_m / 1000 / 20 * 3600 + 1e-3)
 
 
 def test_segments_end_at_decision_points(net) -> None:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_data_dir_is_the_repository_data_folder() -> None:
     assert data_dir() == ROOT / "data"
-    assert (data_dir() / "roads" / "helsinki.npz").is_file()
+    assert (data_dir() / "roads" / "la_serena.npz").is_file()
 
 
 def test_environment_variable_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -4,16 +4,16 @@
 * C6.2 Fig. 2: 1/3, 1/3, 1/3 under MaxEnt, 1/2, 1/4, 1/4 under the action-based model.
 * C6.3 at the optimum the feature expectations match (eq. 6 gradient ≈ 0) and
   planted weights are recovered on a gridworld.
-* C6.4 Table 1 on the Helsinki road network with simulated drivers, between
+* C6.4 Table 1 on the La Serena road network with simulated drivers, between
   origin-destination pairs whose routes choose between a grid district and an
   arterial, and the same comparison in synthetic grid cities with an express
   road beside districts of two to eight rows of blocks (the mechanism check).
 * C6.5 Fig. 3 (learned vs planted costs) and Fig. 5 (destination posterior
   accuracy against the fraction of the route observed).
 
-The graphs here have at most a few hundred states, and shortest paths use
-SciPy's Dijkstra, so the experiment runs on the CPU whatever ``ctx.device``
-says; ``benchmarks/bench_maxent_irl.py`` runs Algorithm 1 at the paper's scale,
+The graphs here have at most a few thousand states; Algorithm 1 runs in
+linear space with SciPy's sparse products and shortest paths use SciPy's
+Dijkstra, so the experiment runs on the CPU whatever ``ctx.device`` says; ``benchmarks/bench_maxent_irl.py`` runs Algorithm 1 at the paper's scale,
 on CUDA where present.
 """
 
@@ -86,7 +86,7 @@ class Ch06Config(ExperimentConfig):
     grid_ascent_iterations: int = bounded(40, 1, 100_000)
     """C6.3: iterations of plain gradient ascent from the same start, for the learning curve."""
     road_trips: int = bounded(500, 10, 10**6)
-    """C6.4: simulated trips on the Helsinki network (20% train, 80% test)."""
+    """C6.4: simulated trips on the La Serena network (20% train, 80% test)."""
     od_candidates: int = bounded(1500, 1, 10**6)
     """C6.4: random origin-destination pairs screened for competing routes (on each network)."""
     od_probes: int = bounded(10, 2, 1000)
@@ -295,12 +295,12 @@ def _compare_on_network(cfg: Ch06Config, ctx: RunContext, net, gen: torch.Genera
 
 
 def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
-    """C6.4 on the Helsinki network: trips between origin-destination pairs whose routes compete."""
+    """C6.4 on the La Serena network: trips between origin-destination pairs whose routes compete."""
     net = load_road_network()
     mdp = net.mdp
     gen = torch.Generator().manual_seed(ctx.seed * 7 + 5)
     state = ctx.restored()  # the screening's or the comparison's state (see _compare_on_network)
-    pairs, trips, r = _compare_on_network(cfg, ctx, net, gen, "C6.4 Helsinki", num_trips=cfg.road_trips, saved=state,
+    pairs, trips, r = _compare_on_network(cfg, ctx, net, gen, "C6.4 La Serena", num_trips=cfg.road_trips, saved=state,
                                           save=lambda st: _save(ctx, st))
     theta_me = r["theta_maxent"]
     phi = (mdp.state_features[mdp.src] + mdp.action_features).double()
@@ -410,7 +410,7 @@ register(
     Experiment(
         name="ch06_maxent_irl",
         chapter=6,
-        summary="MaxEnt IRL: Algorithm 1 vs enumeration, label bias, gridworld recovery, Table 1 and destinations on Helsinki roads",
+        summary="MaxEnt IRL: Algorithm 1 vs enumeration, label bias, gridworld recovery, Table 1 and destinations on La Serena roads",
         config_type=Ch06Config,
         presets={
             "quick": Ch06Config(),

@@ -25,7 +25,8 @@ from torch import Tensor
 from maxentrl.errors import ConfigError, require_int_at_least, require_positive
 from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
-from maxentrl.irl.maxent import Demonstrations, FitState, _goal_mask, check_demonstrations, resume_state
+from maxentrl.irl.maxent import (Demonstrations, FitState, _goal_mask, check_demonstrations, out_edge_table,
+                                  resume_state)
 
 __all__ = [
     "time_cost",
@@ -65,9 +66,26 @@ def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: in
     is_goal, leaves_goal = _goal_mask(mdp, goal)
     c = mdp.action_rewards(cost).unsqueeze(0)  # wᵀ(f_s + g_a), here a cost
     inf = torch.tensor(math.inf, dtype=c.dtype, device=c.device)
-    V = torch.where(is_goal, torch.zeros((), dtype=c.dtype, device=c.device), inf)
     B = goal.shape[0]
     idx = mdp.src.unsqueeze(0).expand(B, -1)
+
+    def greedy(V: Tensor) -> tuple[Tensor, Tensor]:
+        Q = torch.where(leaves_goal, inf, c + V.index_select(1, mdp.dst))
+        # the best action of each state: the first action attaining the minimum
+        is_best = (Q == V.index_select(1, mdp.src)) & torch.isfinite(Q)
+        E = mdp.num_actions
+        cand = torch.where(is_best, torch.arange(E, device=c.device).expand(B, -1), torch.full_like(idx, E))
+        best = torch.full((B, mdp.num_states), E, dtype=torch.long, device=c.device).scatter_reduce_(1, idx, cand, reduce="amin")
+        return Q, torch.where(best == E, torch.full_like(best, -1), best)
+
+    if c.device.type == "cpu" and bool((c >= 0).all()):
+        # Dijkstra gives the same fixed point at once; it is the answer when every optimal route
+        # takes at most `horizon` actions (then the hop-limited iteration below converges to it)
+        V = _dijkstra_to_goals(mdp, c[0], goal)
+        Q, best = greedy(V)
+        if _route_actions(mdp, best) <= horizon:
+            return V, Q, best
+    V = torch.where(is_goal, torch.zeros((), dtype=c.dtype, device=c.device), inf)
     for _ in range(horizon):
         Q = torch.where(leaves_goal, inf, c + V.index_select(1, mdp.dst))
         new = torch.full_like(V, math.inf).scatter_reduce_(1, idx, Q, reduce="amin", include_self=True)
@@ -75,14 +93,31 @@ def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: in
         if torch.equal(new, V):
             break
         V = new
-    Q = torch.where(leaves_goal, inf, c + V.index_select(1, mdp.dst))
-    # the best action of each state: the first action attaining the minimum
-    is_best = (Q == V.index_select(1, mdp.src)) & torch.isfinite(Q)
-    E = mdp.num_actions
-    cand = torch.where(is_best, torch.arange(E, device=c.device).expand(B, -1), torch.full_like(idx, E))
-    best = torch.full((B, mdp.num_states), E, dtype=torch.long, device=c.device).scatter_reduce_(1, idx, cand, reduce="amin")
-    best = torch.where(best == E, torch.full_like(best, -1), best)
+    Q, best = greedy(V)
     return V, Q, best
+
+
+def _dijkstra_to_goals(mdp: GraphMDP, cost: Tensor, goal: Tensor) -> Tensor:
+    """``[B, S]`` least cost from every state to each goal (SciPy's Dijkstra on the reversed graph; costs ≥ 0)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    WT = mdp.sparse_plan.matrix(cost.detach().double().numpy(), transpose=True, reduce="min")
+    V = dijkstra(WT, directed=True, indices=goal.cpu().numpy())
+    return torch.from_numpy(np.atleast_2d(V)).to(dtype=cost.dtype)
+
+
+def _route_actions(mdp: GraphMDP, best: Tensor) -> float:
+    """The most actions on any route that follows ``best`` to its goal (+inf if one loops; pointer doubling)."""
+    B, S = best.shape
+    has = best >= 0
+    hops = has.double()
+    nxt = torch.where(has, mdp.dst[best.clamp(min=0)], torch.arange(S).expand(B, -1))
+    for _ in range(max(1, math.ceil(math.log2(S + 1)))):
+        hops = hops + torch.gather(hops, 1, nxt)
+        nxt = torch.gather(nxt, 1, nxt)
+    # after the doubling every route has reached a fixed point (a goal or a dead end), unless it loops
+    looping = torch.gather(has, 1, nxt).any()
+    return math.inf if bool(looping) else float(hops.max()) if hops.numel() else 0.0
 
 
 def action_model_log_policy(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: int) -> Tensor:
@@ -95,17 +130,23 @@ def action_model_log_policy(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizo
     return Qr - lse.index_select(1, mdp.src)
 
 
-def _continuation_features(mdp: GraphMDP, best: Tensor, horizon: int) -> Tensor:
-    """``[B, S, K]`` features of the optimal route from each state to the goal (pointer doubling)."""
+def _route_features(mdp: GraphMDP, best: Tensor, b: Tensor, s: Tensor, horizon: int) -> Tensor:
+    """``[N, K]`` features of the optimal route to goal ``b[i]`` from state ``s[i]`` (following ``best``).
+
+    The routes are walked together, one action per step, until every one has
+    reached its goal (at most 2^⌈log₂(N+1)⌉ actions for horizon N).
+    """
     phi = mdp.state_features[mdp.src] + mdp.action_features  # [E, K]
-    B, S = best.shape
-    has = best >= 0
-    a = best.clamp(min=0)
-    F = torch.where(has.unsqueeze(-1), phi[a], torch.zeros((), dtype=phi.dtype, device=phi.device))
-    nxt = torch.where(has, mdp.dst[a], torch.arange(S, device=best.device).expand(B, -1))
-    for _ in range(max(1, math.ceil(math.log2(horizon + 1)))):
-        F = F + torch.gather(F, 1, nxt.unsqueeze(-1).expand(-1, -1, F.shape[-1]))
-        nxt = torch.gather(nxt, 1, nxt)
+    F = torch.zeros(s.shape[0], phi.shape[1], dtype=phi.dtype, device=phi.device)
+    cur = s.clone()
+    for _ in range(2 ** max(1, math.ceil(math.log2(horizon + 1)))):
+        a = best[b, cur]
+        live = a >= 0
+        if not bool(live.any()):
+            break
+        a0 = a.clamp(min=0)
+        F += torch.where(live.unsqueeze(-1), phi[a0], torch.zeros((), dtype=phi.dtype, device=phi.device))
+        cur = torch.where(live, mdp.dst[a0], cur)
     return F
 
 
@@ -126,24 +167,26 @@ def action_model_log_likelihood_and_gradient(
 
     Qr = -Qc
     log_pi = Qr - segment_logsumexp(Qr, mdp.src, mdp.num_states, lengths=mdp.src_segments).index_select(1, mdp.src)
-    pi = torch.exp(log_pi)
-    Fs = _continuation_features(mdp, best, horizon)  # [B, S, K]
     phi = mdp.state_features[mdp.src] + mdp.action_features  # [E, K]
-    # Φ(s, a) for every action, per goal: [B, E, K]
-    Phi = phi.unsqueeze(0) + Fs[:, mdp.dst]
-    Phi = torch.where(torch.isfinite(Qr).unsqueeze(-1), Phi, torch.zeros((), dtype=Phi.dtype, device=Phi.device))
-    # expected Φ under π for every state: [B, S, K]
-    EPhi = torch.zeros(goals.shape[0], mdp.num_states, phi.shape[1], dtype=phi.dtype, device=phi.device)
-    EPhi.index_add_(1, mdp.src, pi.unsqueeze(-1) * Phi)
-    L = torch.zeros((), dtype=phi.dtype, device=phi.device)
-    grad = torch.zeros(phi.shape[1], dtype=phi.dtype, device=phi.device)
-    for m, acts in enumerate(demos.actions):
-        b = int(row[m])
-        a = torch.as_tensor(acts, dtype=torch.long, device=phi.device)
-        s = mdp.src[a]
-        L = L + log_pi[b, a].sum()
-        # ∂ log π(a|s)/∂w = −Φ(s, a) + E_π[Φ(s, ·)]
-        grad = grad + (EPhi[b, s] - Phi[b, a]).sum(0)
+    dev = phi.device
+    # every demonstrated step: its goal row b and action a, taken in state s = src(a)
+    a = torch.cat([torch.as_tensor(acts, dtype=torch.long, device=dev) for acts in demos.actions])
+    b = torch.repeat_interleave(row.to(dev), torch.tensor([len(acts) for acts in demos.actions], device=dev))
+    L = log_pi[b, a].sum()
+    # Φ(s, a') for the demonstrated action and for every action a' available in s ([T, D, K], D the most actions)
+    alt = out_edge_table(mdp)[mdp.src[a]]  # [T, D], −1 pads
+    ok = alt >= 0
+    alt0 = alt.clamp(min=0)
+    b_alt = b.unsqueeze(1).expand_as(alt0)
+    # the optimal route's features after each of these actions, for the demonstrated ones last
+    F = _route_features(mdp, best, torch.cat([b_alt.reshape(-1), b]), mdp.dst[torch.cat([alt0.reshape(-1), a])], horizon)
+    Phi_alt = phi[alt0] + F[:alt0.numel()].view(*alt0.shape, -1)
+    Phi_alt = torch.where((ok & torch.isfinite(Qr[b_alt, alt0])).unsqueeze(-1), Phi_alt,
+                          torch.zeros((), dtype=phi.dtype, device=dev))
+    pi_alt = torch.where(ok, torch.exp(log_pi[b_alt, alt0]), torch.zeros((), dtype=phi.dtype, device=dev))
+    Phi_a = phi[a] + F[alt0.numel():]
+    # ∂ log π(a|s)/∂w = −Φ(s, a) + E_π[Φ(s, ·)]
+    grad = ((pi_alt.unsqueeze(-1) * Phi_alt).sum(1) - Phi_a).sum(0)
     M = len(demos)
     return L / M, grad / M
 

