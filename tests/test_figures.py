@@ -201,7 +201,9 @@ def test_chapter_6_figures_and_sentences() -> None:
     assert "linear" in ch06.scaling_sentence(1.0) and "scatter" in ch06.scaling_sentence(1.6)
     mech = ch06.mechanism_numbers(res, res)
     assert mech["city0_rows"] == res["mechanism"][0]["district_rows"] and "full run" in mech["match_note"]
-    assert "standard errors" in mech["mech_verdict"] and "standard errors" in mech["helsinki_rise"]
+    assert "standard errors" in mech["mech_verdict"] and "standard errors" in mech["road_rise"]
+    gap = ch06.road_gap_sentences(res)
+    assert "paper's gap" in gap["paper_gap"] and gap["road_vs_cities"].count("mean out-degree") == 1 + len(res["mechanism"])
 
 
 def test_network_facts_are_computed_from_the_network() -> None:
@@ -307,3 +309,17 @@ def test_algorithm_1_benchmark_in_both_formats() -> None:
 
 def test_missing_benchmark_is_none(tmp_path: Path) -> None:
     assert benchmarks.load_benchmark("nothing", root=tmp_path) is None
+
+
+def test_table1_pair_verdict_names_models_ahead_level_and_behind() -> None:
+    t1 = [{"model": m, "matching_pct": p, "match90_pct": p, "log_prob": lp}
+          for m, p, lp in (("Time-based", 50.0, None), ("Max Margin", 60.0, None), ("Action", 61.0, -3.0),
+                           ("Action (costs)", 63.0, None), ("MaxEnt", 61.5, -2.9))]
+    pv = {"Time-based": {"mean_diff_pct": 11.5, "se_pct": 1.0}, "Max Margin": {"mean_diff_pct": 1.5, "se_pct": 1.0},
+          "Action": {"mean_diff_pct": 0.5, "se_pct": 0.5}, "Action (costs)": {"mean_diff_pct": -1.5, "se_pct": 0.5}}
+    res = {"table1": t1, "paired_vs_maxent": pv, "logprob_maxent_minus_action": 0.1,
+           "logprob_maxent_minus_action_se": 0.03, "logprob_by_branching": []}
+    verdict = ch06.table1_sentences(res)["pair_verdict"]
+    assert verdict == ("MaxEnt's matching is higher by more than two standard errors than Time-based's; lower by "
+                       "more than two standard errors than Action (costs)'s; against Max Margin and Action the "
+                       "difference is within two standard errors, i.e. not established by this run")

@@ -309,7 +309,8 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
     w_star = PLANTED_COST
     scale = float((w_me @ w_star) / (w_me @ w_me))
     out = {f"road_{k}" if k in ("train", "test", "mean_route_segments", "district_route_share",
-                                "mean_route_branching_nats") else k: v for k, v in r.items()}
+                                "mean_route_branching_nats", "branching_per_segment_district",
+                                "branching_per_segment_other") else k: v for k, v in r.items()}
     out.update({
         "road_network": network_statistics(net),
         "road_states": mdp.num_states,
@@ -345,7 +346,9 @@ def _claim_mechanism(cfg: Ch06Config, ctx: RunContext) -> dict:
         t = {row["model"]: row for row in r["table1"]}
         row = {"district_rows": n_rows, "states": stats["states"], "actions": stats["actions"],
                "mean_out_degree": stats["mean_out_degree"], "od_pairs": len(pairs), "train": r["train"],
-               "test": r["test"], "district_route_share": r["district_route_share"]}
+               "test": r["test"], "district_route_share": r["district_route_share"],
+               "branching_per_segment_district": r["branching_per_segment_district"],
+               "branching_per_segment_other": r["branching_per_segment_other"]}
         for name in MODELS:
             row[f"matching_{name}"] = t[name]["matching_pct"]
             row[f"match90_{name}"] = t[name]["match90_pct"]

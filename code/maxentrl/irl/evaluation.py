@@ -85,8 +85,10 @@ def compare_route_models(
     margin by projected subgradient. Returns the table rows, per-trip scores,
     paired differences of MaxEnt against each model (matching, in percentage
     points) and against the action model (log probability, in nats), that log
-    probability difference per branching bin, the learned parameters and the
-    wall times of each fit (``timings``, for provenance, not results).
+    probability difference per branching bin, the mean nats of choice per
+    segment on district routes and on the others (how unequally the competing
+    route families branch), the learned parameters and the wall times of each
+    fit (``timings``, for provenance, not results).
 
     The four fits run one after the other; at the end of each iteration of any
     of them ``on_iteration(state)`` receives the comparison's state (which fit
@@ -196,7 +198,9 @@ def compare_route_models(
             bins.append({"branching_lo": float(edges[i]), "branching_hi": float(edges[i + 1]), "trips": int(sel.sum()),
                          "maxent_logp": float(me_logp[sel].mean()), "action_logp": float(act_logp[sel].mean()),
                          "diff": p["mean"], "se": p["se"]})
-    district = np.array([district_share(net, a) for a in test.actions])
+    district = np.array([district_share(net, a) for a in test.actions]) > 0.5
+    # how unequally the competing route families branch: nats of choice per segment on each family
+    per_segment = branching / np.array([len(a) for a in test.actions])
     return {
         "table1": rows,
         "paired_vs_maxent": paired,
@@ -205,7 +209,9 @@ def compare_route_models(
         "logprob_by_branching": bins,
         "logprob_uniform_walk": float(-branching.mean()),
         "mean_route_branching_nats": float(branching.mean()),
-        "district_route_share": float((district > 0.5).mean()),
+        "district_route_share": float(district.mean()),
+        "branching_per_segment_district": float(per_segment[district].mean()) if district.any() else None,
+        "branching_per_segment_other": float(per_segment[~district].mean()) if (~district).any() else None,
         "train": len(train),
         "test": len(test),
         "mean_route_segments": float(np.mean([len(a) for a in test.actions])),
