@@ -204,6 +204,8 @@ def test_chapter_6_figures_and_sentences() -> None:
     assert "standard errors" in mech["mech_verdict"] and "standard errors" in mech["road_rise"]
     gap = ch06.road_gap_sentences(res)
     assert "paper's gap" in gap["paper_gap"] and gap["road_vs_cities"].count("mean out-degree") == 1 + len(res["mechanism"])
+    assert gap["branching_contrast"].count("a ratio of") == 1 and "nats of choice per segment" in gap["branching_contrast"]
+    assert "full run" in ch06.summary_sentence(res, res) and "quick run" in ch06.summary_sentence(res, None)
 
 
 def test_network_facts_are_computed_from_the_network() -> None:
