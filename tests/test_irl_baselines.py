@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -52,6 +53,10 @@ def test_optimal_cost_to_go_matches_dijkstra() -> None:
         s = int(mdp.dst[a])
     assert total == pytest.approx(float(dist[0, 29]))
     assert len(shortest_path(mdp, edge, 0, 29)) == 9  # 4 down + 5 right on a 5x6 grid
+    # a horizon shorter than the optimal route: the hop-limited iteration, which cannot reach 29 from 0
+    V8, _, best8 = optimal_cost_to_go(mdp, w, torch.tensor([29, 0]), horizon=8)
+    assert math.isinf(float(V8[0, 0])) and int(best8[0, 0]) == -1
+    assert float(V8[0, 28]) == pytest.approx(float(V[0, 28]), abs=1e-12)  # one action away: unchanged
 
 
 def test_action_model_gradient_matches_finite_differences() -> None:

@@ -25,8 +25,8 @@ from torch import Tensor
 from maxentrl.errors import ConfigError, require_int_at_least, require_positive
 from maxentrl.irl import _checks as check
 from maxentrl.irl.graph import GraphMDP
-from maxentrl.irl.maxent import (Demonstrations, FitState, _goal_mask, check_demonstrations, out_edge_table,
-                                  resume_state)
+from maxentrl.irl.maxent import (Demonstrations, FitState, _goal_mask, check_demonstrations, cost_to_goal,
+                                  out_edge_table, resume_state)
 
 __all__ = [
     "time_cost",
@@ -81,7 +81,8 @@ def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: in
     if c.device.type == "cpu" and bool((c >= 0).all()):
         # Dijkstra gives the same fixed point at once; it is the answer when every optimal route
         # takes at most `horizon` actions (then the hop-limited iteration below converges to it)
-        V = _dijkstra_to_goals(mdp, c[0], goal)
+        c_np = c[0].detach().cpu().double().numpy()
+        V = torch.from_numpy(np.stack([cost_to_goal(mdp, c_np, int(g)) for g in goal.tolist()])).to(dtype=c.dtype)
         Q, best = greedy(V)
         if _route_actions(mdp, best) <= horizon:
             return V, Q, best
@@ -95,15 +96,6 @@ def optimal_cost_to_go(mdp: GraphMDP, cost: Tensor, goal: Tensor, *, horizon: in
         V = new
     Q, best = greedy(V)
     return V, Q, best
-
-
-def _dijkstra_to_goals(mdp: GraphMDP, cost: Tensor, goal: Tensor) -> Tensor:
-    """``[B, S]`` least cost from every state to each goal (SciPy's Dijkstra on the reversed graph; costs ≥ 0)."""
-    from scipy.sparse.csgraph import dijkstra
-
-    WT = mdp.sparse_plan.matrix(cost.detach().double().numpy(), transpose=True, reduce="min")
-    V = dijkstra(WT, directed=True, indices=goal.cpu().numpy())
-    return torch.from_numpy(np.atleast_2d(V)).to(dtype=cost.dtype)
 
 
 def _route_actions(mdp: GraphMDP, best: Tensor) -> float:
