@@ -69,6 +69,8 @@ def test_c64_table1_on_withheld_routes(result) -> None:
     assert t["Action (costs)"]["log_prob"] is None
     for name in ("Action", "MaxEnt"):
         assert t[name]["log_prob"] > result["logprob_uniform_walk"] + 3
+    # the chapter says the paper's withheld routes (-7.91 action model, -6.85 MaxEnt) carry more uncertainty
+    assert t["Action"]["log_prob"] > -7.91 and t["MaxEnt"]["log_prob"] > -6.85
     # MaxEnt is not worse than the action model beyond noise on log probability. On matching the paper's lead
     # does not reproduce on this network: the chapter reports the paired differences whichever way they go
     d, se = result["logprob_maxent_minus_action"], result["logprob_maxent_minus_action_se"]

@@ -203,6 +203,10 @@ def test_chapter_6_figures_and_sentences() -> None:
     assert mech["city0_rows"] == res["mechanism"][0]["district_rows"] and "full run" in mech["match_note"]
     assert "standard errors" in mech["mech_verdict"] and "standard errors" in mech["road_rise"]
     gap = ch06.road_gap_sentences(res)
+    assert gap["paper_spread"] == ch06.paper_spread_sentence(res) and "-7.91" in gap["paper_spread"]
+    spread = {**res.results, "table1": [{**row, "log_prob": -9.0} if row["model"] in ch06.PAPER_LOGPROB else row
+                                for row in res["table1"]]}
+    assert "smaller in size" in ch06.paper_spread_sentence(spread)
     assert "paper's gap" in gap["paper_gap"] and gap["road_vs_cities"].count("mean out-degree") == 1 + len(res["mechanism"])
     assert gap["branching_contrast"].count("a ratio of") == 1 and "nats of choice per segment" in gap["branching_contrast"]
     assert "full run" in ch06.summary_sentence(res, res) and "quick run" in ch06.summary_sentence(res, None)

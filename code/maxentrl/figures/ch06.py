@@ -438,7 +438,10 @@ def scaling_sentence(slope: float) -> str:
             "timings scatter, and caches favour the smaller graphs")
 
 
-PAPER_LOGPROB_GAP = -6.85 - (-7.91)
+PAPER_LOGPROB = {"Action": -7.91, "MaxEnt": -6.85}
+"""Average log probability of the withheld routes under each probabilistic model in the paper's Table 1 (nats)."""
+
+PAPER_LOGPROB_GAP = PAPER_LOGPROB["MaxEnt"] - PAPER_LOGPROB["Action"]
 """MaxEnt minus the action model in average log probability of withheld routes in the paper's Table 1 (nats)."""
 
 
@@ -475,7 +478,23 @@ def road_gap_sentences(result: Mapping[str, Any]) -> dict[str, str]:
                      f"{near['logprob_diff']:.3f} ± {near['logprob_diff_se']:.3f} nats per route, larger than La "
                      "Serena's by more than two standard errors, so choice per segment does not account for the "
                      "whole difference between them")
-    return {"paper_gap": paper, "road_vs_cities": road, "branching_contrast": contrast}
+    return {"paper_gap": paper, "road_vs_cities": road, "branching_contrast": contrast,
+            "paper_spread": paper_spread_sentence(result)}
+
+
+def paper_spread_sentence(result: Mapping[str, Any]) -> str:
+    """How the withheld routes' log probabilities here compare in size with the paper's −7.91 and −6.85: whether
+    its routes carry more uncertainty under both models than the simulated drivers' routes, or not."""
+    rows = {row["model"]: row for row in result["table1"]}
+    ours = {name: rows[name]["log_prob"] for name in PAPER_LOGPROB}
+    paper = f"The paper's values, {PAPER_LOGPROB['Action']:.2f} and {PAPER_LOGPROB['MaxEnt']:.2f}"
+    if all(ours[name] > PAPER_LOGPROB[name] for name in PAPER_LOGPROB):
+        return (f"{paper}, are larger in size: its withheld routes carry more uncertainty under either model than "
+                "the simulated drivers' routes here")
+    if all(ours[name] < PAPER_LOGPROB[name] for name in PAPER_LOGPROB):
+        return (f"{paper}, are smaller in size: the simulated drivers' routes here carry more uncertainty under "
+                "either model than the paper's withheld routes")
+    return f"{paper}, bracket those measured here, one model above the paper's value and one below"
 
 
 def summary_sentence(result: Mapping[str, Any], full: Any | None = None) -> str:
