@@ -15,6 +15,7 @@ from maxentrl.bandit import (
     sample_actions,
     sample_rewards,
     asymptotic_kl_constant,
+    tail_average_window,
     train_policy_based,
     train_value_based,
     value_gradient_estimate,
@@ -119,6 +120,24 @@ def test_learners_approach_pi_B(train, options) -> None:
     train(bb, tau, steps=600, samples=8, generator=torch.Generator().manual_seed(8),
           record=lambda k, pi: kl.__setitem__(k, float(kl_divergence(pi, pi_B).mean())), **options)
     assert kl[600] < kl[0] / 30, (kl[0], kl[600])
+
+
+def test_averaged_policy_is_the_mean_of_at_least_the_last_half_of_the_iterates() -> None:
+    bb = _bandits(B=3, A=4, seed=2)
+    thetas, bars = {}, {}
+
+    def on_step(k: int, state: dict) -> None:
+        thetas[k], bars[k] = state["theta"].clone(), state["theta_bar"].clone()
+
+    out = train_policy_based(bb, 0.5, steps=70, samples=4, lr=1.0, decay_steps=10.0, power=0.6, averaging=True,
+                             generator=torch.Generator().manual_seed(3), on_step=on_step)
+    for k in range(1, 71):
+        first, last = tail_average_window(k)
+        assert last == k and 2 * (k - first + 1) >= k and 4 * (k - first + 1) <= 3 * k + 4
+        mean = torch.stack([thetas[i] for i in range(first, k + 1)]).mean(0)
+        torch.testing.assert_close(bars[k], mean, rtol=0, atol=1e-12)
+    assert [tail_average_window(k)[0] for k in (1, 2, 3, 4, 7, 8, 64, 70)] == [1, 1, 1, 2, 2, 4, 32, 32]
+    torch.testing.assert_close(out, bars[70], rtol=0, atol=0)
 
 
 def test_sample_average_steps_give_the_sample_mean() -> None:

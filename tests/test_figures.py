@@ -155,9 +155,12 @@ def test_chapter_1_numbers_and_sentences() -> None:
     assert rates["low_tau"] == min(taus) and rates["worst"] > 0 and rates["drop"] > 1
     assert "No full-preset result" in ch01.full_run_note(None)
     assert "dotted curves below" in ch01.full_run_note(res)
+    full_rates = ch01.full_run_rates(res)
+    assert f"{plain['kl_hi']:.1e}" in full_rates["c12"] and rates["value_slopes"] in full_rates["c14"]
+    assert all("No full-preset result" in text for text in ch01.full_run_rates(None).values())
     old = committed_result("ch01_boltzmann")
     if old is not None and not ch01.has_current_bandit_learners(old):
-        assert "not shown" in ch01.full_run_note(old)
+        assert "not shown" in ch01.full_run_note(old) and "earlier step schedules" in ch01.full_run_rates(old)["c14"]
 
 
 def test_chapter_2_figures_and_tables() -> None:

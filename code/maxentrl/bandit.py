@@ -50,6 +50,7 @@ __all__ = [
     "learning_rate",
     "train_policy_based",
     "train_value_based",
+    "tail_average_window",
     "asymptotic_kl_constant",
 ]
 
@@ -236,8 +237,10 @@ def train_policy_based(
     α_k = lr / (1 + k / decay_steps)^power.
 
     With ``averaging`` (Polyak–Ruppert), the policy reported is softmax(θ̄_k),
-    θ̄_k the mean of the iterates since the last power of two (always at least
-    the last half of the run). Steps that shrink more slowly than 1/k
+    θ̄_k the mean of the iterates θ_i with 2^(j−1) ≤ i ≤ k, where 2^j ≤ k <
+    2^(j+1): always at least the last half of the run and at most its last
+    three quarters (:func:`tail_average_window`). It is kept as the means of
+    two blocks, the last complete one [2^(j−1), 2^j) and the current one. Steps that shrink more slowly than 1/k
     (0.5 < power < 1) then give θ̄_k the 1/k rate of a sample mean whatever
     the curvature, while a plain 1/k schedule reaches it only where
     lr · decay_steps is large against the inverse curvature, which for an arm of
@@ -257,11 +260,15 @@ def train_policy_based(
     require_positive("power", power)
     if state is None:
         theta = bandits.log_prior.clone()
-        theta_bar, count, k0 = theta.clone(), 0, 0
+        # means of the current block of iterates (since the last power of two) and of the block before it
+        block_mean, block_count, prev_mean, prev_count, k0 = torch.zeros_like(theta), 0, torch.zeros_like(theta), 0, 0
+        theta_bar = theta.clone()
         if record is not None:
             record(0, torch.softmax(theta, -1))
     else:
-        theta, theta_bar, count, k0 = state["theta"].clone(), state["theta_bar"].clone(), int(state["count"]), int(state["k"])
+        theta, theta_bar, k0 = state["theta"].clone(), state["theta_bar"].clone(), int(state["k"])
+        block_mean, block_count = state["block_mean"].clone(), int(state["block_count"])
+        prev_mean, prev_count = state["prev_mean"].clone(), int(state["prev_count"])
     for k in range(k0 + 1, steps + 1):
         pi = torch.softmax(theta, -1)
         actions = sample_actions(pi, samples, generator=generator)
@@ -271,15 +278,27 @@ def train_policy_based(
         )
         theta = theta + (lr / (1.0 + (k - 1) / decay_steps) ** power) * g
         if averaging:
-            if k & (k - 1) == 0:  # k is a power of two: restart the average
-                theta_bar, count = torch.zeros_like(theta), 0
-            count += 1
-            theta_bar = theta_bar + (theta - theta_bar) / count
+            if k & (k - 1) == 0:  # k is a power of two: the current block is complete, start the next one
+                prev_mean, prev_count = block_mean, block_count
+                block_mean, block_count = torch.zeros_like(theta), 0
+            block_count += 1
+            block_mean = block_mean + (theta - block_mean) / block_count
+            total = prev_count + block_count
+            theta_bar = prev_mean * (prev_count / total) + block_mean * (block_count / total)
         if record is not None:
             record(k, torch.softmax(theta_bar if averaging else theta, -1))
         if on_step is not None:
-            on_step(k, {"k": k, "theta": theta, "theta_bar": theta_bar, "count": count})
+            on_step(k, {"k": k, "theta": theta, "theta_bar": theta_bar, "block_mean": block_mean,
+                        "block_count": block_count, "prev_mean": prev_mean, "prev_count": prev_count})
     return theta_bar if averaging else theta
+
+
+def tail_average_window(k: int) -> tuple[int, int]:
+    """The first and last step whose iterates :func:`train_policy_based` averages after step ``k`` ≥ 1:
+    (2^(j−1), k) for 2^j ≤ k < 2^(j+1) (and (1, 1) at k = 1), at least the last half of the k iterates."""
+    require_int_at_least("k", k, 1)
+    j = k.bit_length() - 1
+    return (max(1, 1 << max(j - 1, 0)), k)
 
 
 def train_value_based(

@@ -131,7 +131,8 @@ class Ch01Config(ExperimentConfig):
 
     policy_power: float = bounded(0.6, 0.5, 1.0)
     """C1.4: the policy-based learner's steps decay as α₀ / (1 + k / k₀)^p with this p, and the policy
-    reported is that of the Polyak–Ruppert average of θ (at least the last half of the iterates)."""
+    reported is that of the Polyak–Ruppert average of θ (from the last power of two but one: between the last half
+    and the last three quarters of the iterates)."""
 
     lr_value: float = bounded(1.0, 0.0, 1e3, open_low=True)
     """C1.4: step size α₀ of the value-based learner's contrast run with the Robbins–Monro schedule

@@ -23,6 +23,7 @@ __all__ = [
     "boltzmann_policies",
     "finite_differences",
     "full_run_note",
+    "full_run_rates",
     "has_current_bandit_learners",
     "logit_ascent",
     "logit_ascent_summary",
@@ -255,6 +256,38 @@ def full_run_note(full: Any | None) -> str:
     return (f"The full preset ran {full['c12_batch_points']:,} grid values in one batch and reached a largest divergence "
             f"of {max(full['c12_final_kl']):.1e}; its bandit run used {full['c14_bandits']:,} bandits per temperature"
             + shown)
+
+
+def full_run_rates(full: Any | None) -> dict[str, str]:
+    """Sentences on the rates of the committed full run, for the text after the quick run's: ``c12`` (plain
+    ascent on the logits against mirror ascent) and ``c14`` (each learner's tail slopes and final k·KL/c). A
+    run made before this page's learners (or none) gets a sentence saying so instead."""
+    if full is None:
+        missing = "No full-preset result is committed in this checkout."
+        return {"c12": missing, "c14": missing}
+    out: dict[str, str] = {}
+    if "c12_plain_kl_curve" in full.results:
+        plain = logit_ascent_summary(full)
+        mirror = np.array(full["c12_kl_curve"]).max(-1)
+        below = int(np.argmax(mirror < 1e-8)) + 1 if (mirror < 1e-8).any() else None
+        out["c12"] = (f"The full preset ({full['c12_grid_points']:,} grid points per density) repeats this: mirror "
+                      + (f"ascent passes 1e-8 after {below} steps, while " if below else "ascent, while ")
+                      + f"after {plain['steps']:,} steps plain ascent on the logits is at {plain['kl_lo']:.1e} to "
+                      f"{plain['kl_hi']:.1e} at τ = {plain['wide_taus']}, with tail slopes {plain['slope_lo']:.2f} "
+                      f"to {plain['slope_hi']:.2f}.")
+    else:
+        out["c12"] = "The committed full run predates this contrast, so it has no curves of plain ascent."
+    if has_current_bandit_learners(full):
+        rates = bandit_rates(full)
+        parts = [f"{_LEARNER_NAMES[name]}: slopes {rates[f'{name}_slopes']}, k KL/c = {rates[f'{name}_ratios']}"
+                 for name, _ in BANDIT_LEARNERS]
+        out["c14"] = (f"The full preset runs {full['c14_bandits']:,} bandits per temperature for "
+                      f"{full['c14_steps'][-1]:,} steps (dotted in the figure); at τ = {rates['taus']} its last "
+                      "decade gives " + "; ".join(parts) + ".")
+    else:
+        out["c14"] = ("The committed full run used the learners' earlier step schedules, so its rates are not "
+                      "those of this page's learners.")
+    return out
 
 
 _LEARNER_NAMES = {"policy": "policy-based, averaged", "value": "value-based, sample averages",
