@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -147,6 +148,10 @@ def test_chapter_1_numbers_and_sentences() -> None:
     plain = ch01.logit_ascent_summary(res)
     assert plain["steps"] == res["c12_plain_steps"][-1] and plain["kl_lo"] <= plain["kl_hi"]
     assert plain["slope_lo"] <= plain["slope_hi"] and plain["ratio"] > 1
+    if plain["mirror_steps"] is None:  # a smoke run too short for mirror ascent to pass 1e-8
+        assert np.isnan(plain["times"]) and max(res["c12_kl_curve"][-1]) >= 1e-8
+    else:
+        assert plain["times"] == plain["steps"] / plain["mirror_steps"] and plain["mirror_steps"] <= len(res["c12_kl_curve"])
     rates = ch01.bandit_rates(res)
     taus = res["c14_taus"]
     for name, _ in ch01.BANDIT_LEARNERS:
@@ -155,6 +160,14 @@ def test_chapter_1_numbers_and_sentences() -> None:
     assert rates["low_tau"] == min(taus) and rates["worst"] > 0 and rates["drop"] > 1
     assert "No full-preset result" in ch01.full_run_note(None)
     assert "dotted curves below" in ch01.full_run_note(res)
+    verdicts = ch01.bandit_verdicts(res)
+    rows = {(r["learner"], r["tau"]): r for r in res["c14_table"]}
+    assert f"{rows[('value_rm', min(taus))]['final_kl']:.1e}" in verdicts["rm"]
+    assert "1/k" in verdicts["policy"] and "predicted line" in verdicts["value"]
+    flat = {**res.results, "c14_table": [{**r, "tail_slope": -0.5, "k_kl_over_constant": 9.0} for r in res["c14_table"]]}
+    flat_verdicts = ch01.bandit_verdicts(flat)
+    assert "not yet on the predicted line at any temperature" in flat_verdicts["value"]
+    assert "more slowly than 1/k at every temperature" in flat_verdicts["policy"]
     full_rates = ch01.full_run_rates(res)
     assert f"{plain['kl_hi']:.1e}" in full_rates["c12"] and rates["value_slopes"] in full_rates["c14"]
     assert all("No full-preset result" in text for text in ch01.full_run_rates(None).values())

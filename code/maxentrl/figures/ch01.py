@@ -19,6 +19,7 @@ __all__ = [
     "bandit_learning",
     "bandit_rates",
     "bandit_table",
+    "bandit_verdicts",
     "boltzmann_densities",
     "boltzmann_policies",
     "finite_differences",
@@ -166,7 +167,7 @@ def logit_ascent_summary(result: Any) -> dict[str, Any]:
     """The numbers C1.2's contrast quotes: at the temperatures where q* varies by more than
     :data:`WIDE_RATIO` (``wide_taus``, ``ratio``: the smallest such variation), the final largest KL of plain
     ascent on the logits (``kl_lo``, ``kl_hi``) and the fitted tail slopes (``slope_lo``, ``slope_hi``), after
-    ``steps`` steps; ``narrow``: a sentence on the other temperatures (empty when there are none). A run
+    ``steps`` steps, ``times`` as many as the ``mirror_steps`` mirror ascent needed to pass 1e-8; ``narrow``: a sentence on the other temperatures (empty when there are none). A run
     without such temperatures is summarized over all of them."""
     plain = np.maximum(np.array(result["c12_plain_kl_curve"]), 1e-18)
     qmax, qmin = np.array(result["c12_q_star_max"]), np.array(result["c12_q_star_min"])
@@ -182,8 +183,12 @@ def logit_ascent_summary(result: Any) -> dict[str, Any]:
     narrow_text = (f"At τ = {', '.join(str(t) for t in narrow)}, where q* varies by a factor of only "
                    f"{float((qmax / qmin)[~wide].max()):.0f}, it converges geometrically too, to "
                    f"{reached_text}.") if narrow else ""
+    mirror = np.array(result["c12_kl_curve"]).max(-1)
+    mirror_steps = int(np.argmax(mirror < 1e-8)) + 1 if (mirror < 1e-8).any() else None
     return {
         "steps": int(result["c12_plain_steps"][-1]),
+        "mirror_steps": mirror_steps,
+        "times": result["c12_plain_steps"][-1] / mirror_steps if mirror_steps else float("nan"),
         "kl_lo": float(plain[-1, wide].min()),
         "kl_hi": float(plain[-1, wide].max()),
         "slope_lo": float(slopes[wide].min()),
@@ -247,6 +252,65 @@ def bandit_rates(result: Any) -> dict[str, Any]:
     return out
 
 
+ON_LINE_SLOPE = 0.15
+"""C1.4: a learner is "on the line c/k" at a temperature when its tail slope is within this of −1 ..."""
+
+ON_LINE_RATIO = (0.8, 1.3)
+"""... and its final k·KL/c lies in this range."""
+
+
+def _taus_text(taus: Sequence[float]) -> str:
+    return ", ".join(str(t) for t in taus)
+
+
+def bandit_verdicts(result: Any) -> dict[str, str]:
+    """The sentences of C1.4 that judge the rates, computed from the run: ``value`` (where the value-based
+    learner with sample averages is on the line c/k and where it is not yet), ``policy`` (where the averaged
+    policy-based learner falls like 1/k, and the range of its k·KL/c) and ``rm`` (the Robbins–Monro contrast
+    at the lowest temperature)."""
+    rows = {(r["learner"], r["tau"]): r for r in result["c14_table"]}
+    taus = list(result["c14_taus"])
+    lo, hi = ON_LINE_RATIO
+
+    def on_line(name: str, t: float) -> bool:
+        r = rows[(name, t)]
+        return abs(r["tail_slope"] + 1) <= ON_LINE_SLOPE and lo <= r["k_kl_over_constant"] <= hi
+
+    on = [t for t in taus if on_line("value", t)]
+    off = [t for t in taus if t not in on]
+    if on:
+        value = (f"The value-based learner with sample averages lies on the predicted line at τ = {_taus_text(on)} "
+                 f"(slope within {ON_LINE_SLOPE} of −1, k KL/c between {lo} and {hi})")
+    else:
+        value = "The value-based learner with sample averages is not yet on the predicted line at any temperature"
+    if off:
+        value += (f"; at τ = {_taus_text(off)} it is " + ("still in its transient" if on else "in its transient")
+                  + ". The lower the temperature, the longer the transient, because arms that π^B rarely picks are "
+                  "rarely tried, and the divergence weighs an error δ in the estimated rewards as δ²/τ².")
+    else:
+        value += "."
+    steep = [t for t in taus if rows[("policy", t)]["tail_slope"] <= -1 + ON_LINE_SLOPE]
+    ratios = [rows[("policy", t)]["k_kl_over_constant"] for t in taus]
+    policy = ("The averaged policy-based learner falls like 1/k at τ = " + _taus_text(steep)
+              if steep else "The averaged policy-based learner falls more slowly than 1/k at every temperature")
+    slower = [t for t in taus if t not in steep]
+    if steep and slower:
+        policy += f" and more slowly at τ = {_taus_text(slower)}"
+    policy += (f", with k KL/c from {min(ratios):.1f} to {max(ratios):.1f}: its gradient estimate carries the "
+               "spread of the rewards around the baseline as well as their noise, and it averages only the last half "
+               "to three quarters of its iterates, which alone multiplies k KL by 4/3 to 2.")
+    low = min(taus)
+    rm, sa = rows[("value_rm", low)], rows[("value", low)]
+    if rm["final_kl"] > sa["final_kl"]:
+        rm_text = (f"The Robbins–Monro schedule is what held the value-based learner back: at τ = {low} it ends at "
+                   f"{rm['final_kl']:.1e}, against {sa['final_kl']:.1e} with sample averages from the same start, "
+                   f"with a tail slope of {rm['tail_slope']:.2f} against {sa['tail_slope']:.2f}.")
+    else:
+        rm_text = (f"At τ = {low} the Robbins–Monro schedule ends at {rm['final_kl']:.1e}, no worse than sample "
+                   f"averages ({sa['final_kl']:.1e}) in this run.")
+    return {"value": value, "policy": policy, "rm": rm_text}
+
+
 def full_run_note(full: Any | None) -> str:
     """The sentence on the committed full run of chapter 1 (batch size and divergence of C1.2, bandits of C1.4)."""
     if full is None:
@@ -268,8 +332,7 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if "c12_plain_kl_curve" in full.results:
         plain = logit_ascent_summary(full)
-        mirror = np.array(full["c12_kl_curve"]).max(-1)
-        below = int(np.argmax(mirror < 1e-8)) + 1 if (mirror < 1e-8).any() else None
+        below = plain["mirror_steps"]
         out["c12"] = (f"The full preset ({full['c12_grid_points']:,} grid points per density) repeats this: mirror "
                       + (f"ascent passes 1e-8 after {below} steps, while " if below else "ascent, while ")
                       + f"after {plain['steps']:,} steps plain ascent on the logits is at {plain['kl_lo']:.1e} to "
@@ -281,9 +344,19 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
         rates = bandit_rates(full)
         parts = [f"{_LEARNER_NAMES[name]}: slopes {rates[f'{name}_slopes']}, k KL/c = {rates[f'{name}_ratios']}"
                  for name, _ in BANDIT_LEARNERS]
+        rows = {(r["learner"], r["tau"]): r for r in full["c14_table"]}
+        taus = list(full["c14_taus"])
+        lo, hi = ON_LINE_RATIO
+        on = [t for t in taus if abs(rows[("value", t)]["tail_slope"] + 1) <= ON_LINE_SLOPE
+              and lo <= rows[("value", t)]["k_kl_over_constant"] <= hi]
+        steep = [t for t in taus if rows[("policy", t)]["tail_slope"] <= -1 + ON_LINE_SLOPE]
         out["c14"] = (f"The full preset runs {full['c14_bandits']:,} bandits per temperature for "
                       f"{full['c14_steps'][-1]:,} steps (dotted in the figure); at τ = {rates['taus']} its last "
-                      "decade gives " + "; ".join(parts) + ".")
+                      "decade gives " + "; ".join(parts) + ". By the same tests, the value-based learner with "
+                      "sample averages is on the line c/k at "
+                      + (f"τ = {_taus_text(on)}" if on else "no temperature")
+                      + ", and the averaged policy-based learner falls like 1/k at "
+                      + (f"τ = {_taus_text(steep)}" if steep else "no temperature") + ".")
     else:
         out["c14"] = ("The committed full run used the learners' earlier step schedules, so its rates are not "
                       "those of this page's learners.")
