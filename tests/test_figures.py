@@ -226,6 +226,11 @@ def test_chapter_6_figures_and_sentences() -> None:
     assert "paper's gap" in gap["paper_gap"] and gap["road_vs_cities"].count("mean out-degree") == 1 + len(res["mechanism"])
     assert gap["branching_contrast"].count("a ratio of") == 1 and "nats of choice per segment" in gap["branching_contrast"]
     assert "full run" in ch06.summary_sentence(res, res) and "quick run" in ch06.summary_sentence(res, None)
+    assert "better than the fastest route" in ch06.summary_time_sentence(res, res)
+    slow = {**res.results, "table1": [{**row, "matching_pct": 0.0} if row["model"] == "MaxEnt" else row
+                                      for row in res["table1"]]}
+    assert ch06.summary_time_sentence(slow).startswith("not every learned model")
+    assert "1.49 points over the action model" in ch06.mechanism_numbers(res, res)["match_note"]
 
 
 def test_network_facts_are_computed_from_the_network() -> None:

@@ -7,7 +7,7 @@
 * C6.4 Table 1 on the La Serena road network with simulated drivers, between
   origin-destination pairs whose routes choose between a grid district and an
   arterial, and the same comparison in synthetic grid cities with an express
-  road beside districts of two to eight rows of blocks (the mechanism check).
+  road beside districts of two to eight parallel streets (the mechanism check).
 * C6.5 Fig. 3 (learned vs planted costs) and Fig. 5 (destination posterior
   accuracy against the fraction of the route observed).
 
@@ -324,7 +324,6 @@ def _claim_roads(cfg: Ch06Config, ctx: RunContext) -> dict:
         "cost_correlation": float(np.corrcoef(w_me.numpy(), w_star.numpy())[0, 1]),
         "road_example_routes": [list(trips.test.actions[i]) for i in range(min(5, len(trips.test)))],
     })
-    assert int(((phi @ -theta_me) <= 0).sum()) == out["maxent_nonpositive_action_costs"]
     return out
 
 
