@@ -106,6 +106,8 @@ def test_describe_run_names_preset_device_and_commit() -> None:
     page = "b" * 40
     text = describe_run(full, page_commit=page)
     assert "full-preset" in text and "CPU (Test, 2 threads)" in text and "aaaaaaaaaa" in text and "2026-01-02" in text
+    one = RunResult("x", "full", {}, {}, {**prov, "device_name": "CPU (Test, 1 threads)"})
+    assert "CPU (Test, 1 thread)," in describe_run(one, page_commit=page, short=True)
     assert "commit" in describe_run(full, page_commit=page, short=True)
     assert describe_run(quick).startswith("the quick preset, run for this page (1.2 s on CPU (Test")
     assert "no full-preset result" in describe_run(None)

@@ -48,4 +48,5 @@ def device_name(device: torch.device) -> str:
                     break
     except OSError:
         pass
-    return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({cpu}, {threads} thread{'s' if threads != 1 else ''})"
