@@ -263,6 +263,18 @@ def _taus_text(taus: Sequence[float]) -> str:
     return ", ".join(str(t) for t in taus)
 
 
+def _rate_groups(result: Any) -> tuple[list[float], list[float]]:
+    """C1.4's temperatures at which the value-based learner with sample averages is on the line c/k (tail slope
+    within :data:`ON_LINE_SLOPE` of −1 and k·KL/c in :data:`ON_LINE_RATIO`), and those at which the averaged
+    policy-based learner falls like 1/k (tail slope at most −1 + :data:`ON_LINE_SLOPE`)."""
+    rows = {(r["learner"], r["tau"]): r for r in result["c14_table"]}
+    lo, hi = ON_LINE_RATIO
+    on = [t for t in result["c14_taus"] if abs(rows[("value", t)]["tail_slope"] + 1) <= ON_LINE_SLOPE
+          and lo <= rows[("value", t)]["k_kl_over_constant"] <= hi]
+    steep = [t for t in result["c14_taus"] if rows[("policy", t)]["tail_slope"] <= -1 + ON_LINE_SLOPE]
+    return on, steep
+
+
 def bandit_verdicts(result: Any) -> dict[str, str]:
     """The sentences of C1.4 that judge the rates, computed from the run: ``value`` (where the value-based
     learner with sample averages is on the line c/k and where it is not yet), ``policy`` (where the averaged
@@ -271,12 +283,7 @@ def bandit_verdicts(result: Any) -> dict[str, str]:
     rows = {(r["learner"], r["tau"]): r for r in result["c14_table"]}
     taus = list(result["c14_taus"])
     lo, hi = ON_LINE_RATIO
-
-    def on_line(name: str, t: float) -> bool:
-        r = rows[(name, t)]
-        return abs(r["tail_slope"] + 1) <= ON_LINE_SLOPE and lo <= r["k_kl_over_constant"] <= hi
-
-    on = [t for t in taus if on_line("value", t)]
+    on, steep = _rate_groups(result)
     off = [t for t in taus if t not in on]
     if on:
         value = (f"The value-based learner with sample averages lies on the predicted line at τ = {_taus_text(on)} "
@@ -289,7 +296,6 @@ def bandit_verdicts(result: Any) -> dict[str, str]:
                   "rarely tried, and the divergence weighs an error δ in the estimated rewards as δ²/τ².")
     else:
         value += "."
-    steep = [t for t in taus if rows[("policy", t)]["tail_slope"] <= -1 + ON_LINE_SLOPE]
     ratios = [rows[("policy", t)]["k_kl_over_constant"] for t in taus]
     policy = ("The averaged policy-based learner falls like 1/k at τ = " + _taus_text(steep)
               if steep else "The averaged policy-based learner falls more slowly than 1/k at every temperature")
@@ -344,12 +350,7 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
         rates = bandit_rates(full)
         parts = [f"{_LEARNER_NAMES[name]}: slopes {rates[f'{name}_slopes']}, k KL/c = {rates[f'{name}_ratios']}"
                  for name, _ in BANDIT_LEARNERS]
-        rows = {(r["learner"], r["tau"]): r for r in full["c14_table"]}
-        taus = list(full["c14_taus"])
-        lo, hi = ON_LINE_RATIO
-        on = [t for t in taus if abs(rows[("value", t)]["tail_slope"] + 1) <= ON_LINE_SLOPE
-              and lo <= rows[("value", t)]["k_kl_over_constant"] <= hi]
-        steep = [t for t in taus if rows[("policy", t)]["tail_slope"] <= -1 + ON_LINE_SLOPE]
+        on, steep = _rate_groups(full)
         out["c14"] = (f"The full preset runs {full['c14_bandits']:,} bandits per temperature for "
                       f"{full['c14_steps'][-1]:,} steps (dotted in the figure); at τ = {rates['taus']} its last "
                       "decade gives " + "; ".join(parts) + ". By the same tests, the value-based learner with "
