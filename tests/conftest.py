@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from maxentrl.experiments.harness import RESULT_CACHE_READ_ONLY_ENV
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chapter notebooks run first, so each quick preset is computed once, by a chapter's kernel.
+
+    The kernels fill the result cache (``$MAXENTRL_RESULT_CACHE``, which ``make test`` sets) as the
+    book build and ``make sync`` do; the claims tests, which run later, then assert on those very runs.
+    The order of the other tests is kept.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("notebook") is None)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _claims_tests_compute_their_own_run(request: pytest.FixtureRequest):
-    """The claims tests run each quick preset in the test process, apart from the result cache.
+def _claims_tests_do_not_store_their_own_run(request: pytest.FixtureRequest):
+    """The claims tests read the result cache but never add to it.
 
-    The cache (``$MAXENTRL_RESULT_CACHE``) is filled by the chapters' kernels, as the book build and
-    ``make sync`` run them: the last bits of rounding-level numbers can differ between a kernel and the
-    test process, and the committed notebooks quote a kernel's run.
+    A claims test that finds no stored run (run on its own, say) computes the quick preset in the
+    test process. The last bits of rounding-level numbers can differ between that process and a
+    chapter's kernel, and the committed notebooks quote a kernel's run, so such a run is not kept.
     """
     name = request.module.__name__.rsplit(".", 1)[-1]
     if not (name.startswith("test_ch0") and name.endswith("_claims")):
         yield
         return
-    saved = os.environ.pop("MAXENTRL_RESULT_CACHE", None)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(RESULT_CACHE_READ_ONLY_ENV, "1")
         yield
-    finally:
-        if saved is not None:
-            os.environ["MAXENTRL_RESULT_CACHE"] = saved

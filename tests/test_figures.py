@@ -159,7 +159,7 @@ def test_chapter_1_numbers_and_sentences() -> None:
     for name, _ in ch01.BANDIT_LEARNERS:
         assert len(rates[f"{name}_slopes"].split(", ")) == len(taus)
         assert len(rates[f"{name}_ratios"].split(", ")) == len(taus)
-    assert rates["low_tau"] == min(taus) and rates["worst"] > 0 and rates["drop"] > 1
+    assert rates["taus"] == ", ".join(map(str, taus)) and rates["worst"] > 0 and rates["drop"] > 1
     assert "No full-preset result" in ch01.full_run_note(None)
     assert "dotted curves below" in ch01.full_run_note(res)
     verdicts = ch01.bandit_verdicts(res)

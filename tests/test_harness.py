@@ -277,6 +277,20 @@ def test_result_cache_reuses_a_package_run_and_keys_on_its_config(tmp_path: Path
     assert len(list((tmp_path / "cache").iterdir())) == 2  # a run with an output folder keeps to it
 
 
+def test_a_read_only_result_cache_is_read_but_not_added_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from maxentrl.experiments import get_experiment, run_experiment
+
+    monkeypatch.setenv("MAXENTRL_RESULT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MAXENTRL_RESULT_CACHE_READ_ONLY", raising=False)
+    smoke = get_experiment("ch01_boltzmann").smoke
+    stored = run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke)
+    monkeypatch.setenv("MAXENTRL_RESULT_CACHE_READ_ONLY", "1")
+    read = run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke)
+    assert read.provenance == stored.provenance  # the stored run, not a new one
+    run_experiment("ch01_boltzmann", device="cpu", progress=False, overrides=smoke, seed=1)
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # computed, not stored
+
+
 def test_result_cache_is_not_used_for_experiments_outside_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAXENTRL_RESULT_CACHE", str(tmp_path / "cache"))
     run_experiment("toy", device="cpu", progress=False)

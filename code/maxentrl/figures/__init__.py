@@ -151,16 +151,16 @@ def commit_status(result_commit: str, *, page_commit: str | None = None, code_di
     return CommitStatus(result_commit, page, False, behind, code_changed)
 
 
-def _device(provenance: Mapping[str, Any]) -> str:
-    """The device a provenance record names ("1 threads", as files written before the singular was fixed
-    say, is shown as "1 thread")."""
+def device_label(provenance: Mapping[str, Any]) -> str:
+    """The device a provenance record names, as the pages show it ("1 threads", as files written before the
+    singular was fixed say, is shown as "1 thread")."""
     device = str(provenance.get("device_name") or provenance.get("device") or "an unrecorded device")
     return re.sub(r"\b1 threads\)", "1 thread)", device)
 
 
 def describe_provenance(provenance: Mapping[str, Any], *, page_commit: str | None = None) -> str:
     """``device, commit …, date`` and the commit's relation to this page, from a provenance record."""
-    device = _device(provenance)
+    device = device_label(provenance)
     commit = str(provenance.get("git_commit") or "unknown")
     date = str(provenance.get("date_utc", ""))[:10]
     status = commit_status(commit, page_commit=page_commit)
@@ -180,7 +180,7 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
         return "no full-preset result is committed in this checkout"
     if short:
         prov = result.provenance
-        device = _device(prov)
+        device = device_label(prov)
         if result.preset == "quick":
             return "quick preset, run by this notebook's cells" if for_notebook() else f"quick preset, run for this page on {device}"
         commit = str(prov.get("git_commit") or "unknown")
@@ -193,5 +193,5 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
     if result.preset == "quick":
         if for_notebook():
             return "the quick preset, which the cells of this notebook run"
-        return f"the quick preset, run for this page ({took} on {_device(prov)})"
+        return f"the quick preset, run for this page ({took} on {device_label(prov)})"
     return f"the committed {result.preset}-preset result ({took}, {describe_provenance(prov, page_commit=page_commit)})"

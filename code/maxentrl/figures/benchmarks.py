@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from maxentrl.figures import describe_provenance, new_figure
+from maxentrl.figures import describe_provenance, device_label, new_figure
 from maxentrl.paths import data_dir
 
 __all__ = [
@@ -157,7 +157,7 @@ def maxent_irl_gpu_sentence(bench: Mapping[str, Any]) -> str:
         for d in sorted(by_dtype) if f"cuda_{d}_max_rel_error_D_state" in acc)
     sweeps = [r["per_sweep_ms"] for r in gpu_rows]
     small = min(r["states"] for r in gpu_rows)
-    return (f" On {bench['gpu_provenance'].get('device_name', 'a GPU')} the log-space passes take {times} at "
+    return (f" On {device_label(bench['gpu_provenance'])} the log-space passes take {times} at "
             f"{big:,} states. A backward and forward sweep takes {min(sweeps):.2f} to {max(sweeps):.2f} ms at every "
             f"size from {small:,} states up, so there the number of sweeps, not the graph, sets the time"
             + (f"; the visitation frequencies agree with a float64 log-space run on the CPU to relative errors of "
@@ -220,8 +220,10 @@ def maxent_irl_sentences(bench: Mapping[str, Any]) -> str:
     """What the committed Algorithm 1 benchmark shows, in a few sentences for chapter 6 (numbers from
     :func:`maxent_irl_summary`); says so when the file predates the shaped passes."""
     s = maxent_irl_summary(bench)
-    device = bench["provenance"].get("device_name") or bench["provenance"].get("device", "an unrecorded device")
-    where = f"On {device} with {s['threads']} torch thread{'s' if s['threads'] != 1 else ''}"
+    device = device_label(bench["provenance"])
+    where = f"On {device}"
+    if not device.startswith("CPU ("):  # a CPU's label already names its threads
+        where += f" with {s['threads']} torch thread{'s' if s['threads'] != 1 else ''}"
     size = (f"the largest graph has {s['states']:,} states and {s['actions']:,} actions, and one computation whose "
             f"horizon crosses the map (N = {s['horizon']}) takes")
     gpu = maxent_irl_gpu_sentence(bench) or ("" if math.isnan(s["cuda_seconds"]) else

@@ -233,8 +233,8 @@ def bandit_learning(result: Any, full: Any | None = None) -> Figure:
 def bandit_rates(result: Any) -> dict[str, Any]:
     """The numbers C1.4 quotes: ``worst`` (largest final KL) and ``drop`` (smallest factor by which the KL
     fell) over the two learners; per learner of :data:`BANDIT_LEARNERS` the tail slopes and final k·KL/c at
-    each temperature as text (``<learner>_slopes``, ``<learner>_ratios``); ``taus``; and at the lowest
-    temperature ``low_tau`` the final KL with Robbins–Monro steps (``rm_low``) and sample averages (``sa_low``)."""
+    each temperature as text (``<learner>_slopes``, ``<learner>_ratios``); and ``taus``. (The Robbins–Monro
+    contrast is a verdict: :func:`bandit_verdicts`.)"""
     table = result["c14_table"]
     rows = {(r["learner"], r["tau"]): r for r in table}
     taus = list(result["c14_taus"])
@@ -247,8 +247,6 @@ def bandit_rates(result: Any) -> dict[str, Any]:
     for name, _ in BANDIT_LEARNERS:
         out[f"{name}_slopes"] = ", ".join(f"{rows[(name, t)]['tail_slope']:.2f}" for t in taus)
         out[f"{name}_ratios"] = ", ".join(f"{rows[(name, t)]['k_kl_over_constant']:.2f}" for t in taus)
-    low = min(taus)
-    out.update(low_tau=low, rm_low=rows[("value_rm", low)]["final_kl"], sa_low=rows[("value", low)]["final_kl"])
     return out
 
 

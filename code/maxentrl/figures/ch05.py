@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from maxentrl.figures import device_label
+
 __all__ = [
     "LABELS",
     "COLOURS",
@@ -44,7 +46,7 @@ def _style() -> None:
 
 def run_label(provenance: Mapping[str, Any], preset: str) -> str:
     """'quick run, CPU (…), commit abc1234' — which run a figure shows."""
-    device = provenance.get("device_name", "unknown device")
+    device = device_label(provenance)
     commit = str(provenance.get("git_commit", "unknown"))[:12]
     return f"{preset} run on {device}, commit {commit}"
 
