@@ -90,8 +90,8 @@ def test_sigkill_at_several_moments_then_resume_is_byte_identical(
             assert code == 0
             break
         kills += 1
-    else:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+    else:  # the rest at the default checkpoint interval (a write at every step costs minutes, not coverage)
+        proc = subprocess.run(_command(name, out), capture_output=True, text=True, env=_env(), timeout=600)
         assert proc.returncode == 0, proc.stderr
     assert kills >= 2, f"{name}: the smoke run finished before it could be killed twice"
     assert _results(out) == uninterrupted[name]
