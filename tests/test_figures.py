@@ -111,6 +111,8 @@ def test_describe_run_names_preset_device_and_commit() -> None:
     assert "commit" in describe_run(full, page_commit=page, short=True)
     assert describe_run(quick).startswith("the quick preset, run for this page (1.2 s on CPU (Test")
     assert "no full-preset result" in describe_run(None)
+    split = RunResult("x", "full", {}, {}, {**prov, "command": "python -m maxentrl.experiments x --merge a --merge b"})
+    assert "(12 s summed over the 2 processes it was split into, run on" in describe_run(split, page_commit=page)
     assert "run on CPU (Test, 2 threads) on 2026-01-02" in describe_provenance(prov, page_commit=page)
 
 

@@ -190,6 +190,9 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
     wall = prov.get("wall_time_s")
     took = f"{wall:,.0f} s" if isinstance(wall, (int, float)) and wall >= 10 else (
         f"{wall:.1f} s" if isinstance(wall, (int, float)) else "an unrecorded time")
+    processes = str(prov.get("command", "")).count("--merge")  # a run split by stages and joined
+    if processes > 1 and isinstance(wall, (int, float)):
+        took += f" summed over the {processes} processes it was split into"
     if result.preset == "quick":
         if for_notebook():
             return "the quick preset, which the cells of this notebook run"
