@@ -19,6 +19,7 @@ from maxentrl.bandit import (
     train_policy_based,
     train_value_based,
     value_gradient_estimate,
+    under_tried,
 )
 from maxentrl.boltzmann import kl_divergence, soft_maximum
 from maxentrl.errors import ConfigError
@@ -190,3 +191,13 @@ def test_bad_input_raises_config_error() -> None:
         train_policy_based(bb, 1.0, steps=1, samples=2, lr=1.0, decay_steps=1.0, power=0.0)
     with pytest.raises(ConfigError):
         asymptotic_kl_constant(1, 1.0, 1.0, 4)
+
+
+def test_under_tried_compares_each_arm_with_what_pi_B_would_give_it() -> None:
+    pi_B = torch.tensor([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]], dtype=torch.float64)
+    k, M = 100, 4  # π^B would give the arms 200, 120 and 80 rewards
+    n = torch.tensor([[200.0, 120.0, 80.0], [390.0, 3.0, 7.0]], dtype=torch.float64)
+    assert under_tried(n, pi_B, k, M).tolist() == [False, True]  # 3 < 0.1 · 120
+    assert under_tried(n, pi_B, k, M, below=0.01).tolist() == [False, False]
+    with pytest.raises(ConfigError, match="below"):
+        under_tried(n, pi_B, k, M, below=0.0)

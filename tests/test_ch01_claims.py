@@ -109,6 +109,20 @@ def test_c14_rates_against_the_one_over_k_line(result: RunResult) -> None:
     assert rows[("policy", max(taus))]["tail_slope"] < -0.85
 
 
+def test_c14_the_excess_at_low_temperature_sits_in_bandits_with_an_under_tried_arm(result: RunResult) -> None:
+    """Bandits whose every arm was tried at least a tenth as often as π^B would try it are on the line c/k at
+    every temperature; those with an under-tried arm carry more than their share of the divergence."""
+    rows = {r["tau"]: r for r in result["c14_under_tried"]}
+    assert sorted(rows) == sorted(result["c14_taus"])
+    for tau, r in rows.items():
+        assert 0.8 < r["k_kl_over_constant_rest"] < 1.3, r
+        if r["fraction"] > 0:
+            assert r["kl_share"] > 2 * r["fraction"], r
+            assert r["k_kl_over_constant_under_tried"] > 2 * r["k_kl_over_constant_rest"], r
+    low = rows[min(rows)]
+    assert low["fraction"] > 0.05 and low["kl_share"] > 0.3, low  # at τ = 0.25 it is a fifth of the bandits
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -164,6 +164,7 @@ def test_chapter_1_numbers_and_sentences() -> None:
     assert rates["taus"] == ", ".join(map(str, taus)) and rates["worst"] > 0 and rates["drop"] > 1
     assert "No full-preset result" in ch01.full_run_note(None)
     assert "dotted curves below" in ch01.full_run_note(res)
+    assert ch01.under_tried_sentence(RunResult("ch01_boltzmann", "full", {}, {"c14_under_tried": []}, {}), [0.25]) == ""
     verdicts = ch01.bandit_verdicts(res)
     rows = {(r["learner"], r["tau"]): r for r in res["c14_table"]}
     assert f"{rows[('value_rm', min(taus))]['final_kl']:.1e}" in verdicts["rm"]

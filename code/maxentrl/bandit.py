@@ -52,6 +52,7 @@ __all__ = [
     "train_value_based",
     "tail_average_window",
     "asymptotic_kl_constant",
+    "under_tried",
 ]
 
 
@@ -299,6 +300,20 @@ def tail_average_window(k: int) -> tuple[int, int]:
     require_int_at_least("k", k, 1)
     j = k.bit_length() - 1
     return (max(1, 1 << max(j - 1, 0)), k)
+
+
+def under_tried(n: Tensor, pi_B: Tensor, k: int, samples: int, *, below: float = 0.1) -> Tensor:
+    """``(B,)`` bool: bandits whose least-tried arm has fewer than ``below`` × k M π^B(a) rewards.
+
+    ``n`` ``(B, A)`` counts the rewards of each arm after ``k`` steps of ``samples``
+    (M) actions; a learner sampling from π^B itself would give arm a about
+    k M π^B(a). The constant of :func:`asymptotic_kl_constant` assumes every
+    arm gets about that many.
+    """
+    require_int_at_least("k", k, 1)
+    require_int_at_least("samples", samples, 1)
+    require_positive("below", below)
+    return (n / (k * samples * pi_B)).amin(-1) < below
 
 
 def train_value_based(

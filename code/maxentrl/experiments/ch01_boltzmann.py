@@ -29,14 +29,16 @@ from dataclasses import dataclass
 import torch
 
 from maxentrl.bandit import (
+    BanditBatch,
     asymptotic_kl_constant,
     boltzmann_optimum,
     make_bandits,
     s6_sides,
     train_policy_based,
     train_value_based,
+    under_tried,
 )
-from maxentrl.boltzmann import kl_divergence
+from maxentrl.boltzmann import boltzmann_policy, kl_divergence
 from maxentrl.errors import ConfigError
 from maxentrl.experiments.config import ExperimentConfig, bounded
 from maxentrl.experiments.harness import Experiment, RunContext, register
@@ -374,7 +376,7 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
     )
     generators = [ctx.generator(stream) for _, _, stream, _ in learners]
     # the loop state: which learner runs, the finished learners' curves and the running learner's state
-    saved = ctx.restored() or {"learner": 0, "curves": {}, "curve": [], "state": None}
+    saved = ctx.restored() or {"learner": 0, "curves": {}, "curve": [], "state": None, "under_tried": []}
     for index, ((name, train, _, options), gen) in enumerate(zip(learners, generators)):
         if index < saved["learner"]:
             continue
@@ -389,14 +391,22 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
             if k > 0:
                 bar.update(1)
 
+        final: dict = {}
+
         def on_step(k: int, state: dict, index: int = index) -> None:
+            if k == config.bandit_steps:
+                final.update(state)
             if k < config.bandit_steps and ctx.checkpoint_due():
                 ctx.checkpoint({"learner": index, "curves": saved["curves"], "curve": curve, "state": state})
 
         train(bandits, tau, steps=config.bandit_steps, samples=config.samples_per_step, generator=gen,
               record=record, state=saved["state"] if resumed else None, on_step=on_step, **options)
         bar.close()
-        saved = {"learner": index + 1, "curves": {**saved["curves"], name: curve}, "curve": [], "state": None}
+        under = saved.get("under_tried", [])
+        if name == "value" and config.bandit_steps > 0:  # where the sample-average learner's divergence sits
+            under = _under_tried_rows(config, bandits, tau, pi_B, final)
+        saved = {"learner": index + 1, "curves": {**saved["curves"], name: curve}, "curve": [], "state": None,
+                 "under_tried": under}
     for name, *_ in learners:
         curve = saved["curves"][name]
         out[f"c14_kl_{name}"] = curve  # [logged step][tau]: mean over bandits
@@ -409,9 +419,29 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
                           "tail_slope": float(_slope(k[tail].log(), c[tail, i].log().unsqueeze(-1))),
                           "k_kl_over_constant": curve[-1][i] * config.bandit_steps / const})
     out["c14_table"] = table
+    out["c14_under_tried"] = saved["under_tried"]
     out["c14_kl_constant"] = [asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
                               for t in config.bandit_taus]
     return out
+
+
+def _under_tried_rows(config: Ch01Config, bandits: BanditBatch, tau: torch.Tensor, pi_B: torch.Tensor, final: dict) -> list[dict]:
+    """Per temperature, after the last step of the sample-average learner: the fraction of bandits with an
+    under-tried arm (:func:`maxentrl.bandit.under_tried`), their share of the summed divergence, and k·KL/c
+    for them and for the other bandits."""
+    T, B, K = len(config.bandit_taus), config.bandits, config.bandit_steps
+    pi = boltzmann_policy(final["q"], tau, log_prior=bandits.log_prior)
+    kl = kl_divergence(pi, pi_B).view(T, B)
+    mask = under_tried(final["n"], pi_B, K, config.samples_per_step).view(T, B)
+    rows = []
+    for i, t in enumerate(config.bandit_taus):
+        const = asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+        m, kl_t = mask[i], kl[i]
+        rows.append({"tau": t, "fraction": float(m.double().mean()),
+                     "kl_share": float(kl_t[m].sum() / kl_t.sum()),
+                     "k_kl_over_constant_under_tried": float(kl_t[m].mean() * K / const) if m.any() else None,
+                     "k_kl_over_constant_rest": float(kl_t[~m].mean() * K / const) if (~m).any() else None})
+    return rows
 
 
 STAGES = (

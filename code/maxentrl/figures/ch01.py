@@ -273,6 +273,27 @@ def _rate_groups(result: Any) -> tuple[list[float], list[float]]:
     return on, steep
 
 
+def under_tried_sentence(result: Any, taus: list[float]) -> str:
+    """Where the sample-average learner's excess divergence sits at the lowest of ``taus``: the bandits with an
+    arm tried less than a tenth as often as π^B would try it (``c14_under_tried``; empty for runs that predate it)."""
+    try:
+        stored = result["c14_under_tried"]
+    except KeyError:
+        stored = []
+    rows = {r["tau"]: r for r in stored if r.get("k_kl_over_constant_rest") is not None}
+    t = min(taus)
+    if t not in rows or rows[t]["k_kl_over_constant_under_tried"] is None:
+        return ""
+    r = rows[t]
+    return (f" The excess is not spread evenly: at τ = {t}, {r['fraction']:.0%} of the bandits have an arm that was "
+            f"tried less than a tenth as often as π^B would try it, and they carry {r['kl_share']:.0%} of the "
+            f"divergence (k KL/c = {r['k_kl_over_constant_under_tried']:.2f} for them, "
+            f"{r['k_kl_over_constant_rest']:.2f} for the others). On-policy sampling explains it: an arm whose first "
+            "rewards came out low by δ gets e^(−δ/τ) times its share under π^B, so at a low temperature it is rarely "
+            "tried again and its estimate is slow to recover; the constant c assumes every arm is tried as π^B "
+            "would try it.")
+
+
 def bandit_verdicts(result: Any) -> dict[str, str]:
     """The sentences of C1.4 that judge the rates, computed from the run: ``value`` (where the value-based
     learner with sample averages is on the line c/k and where it is not yet), ``policy`` (where the averaged
@@ -289,9 +310,7 @@ def bandit_verdicts(result: Any) -> dict[str, str]:
     else:
         value = "The value-based learner with sample averages is not yet on the predicted line at any temperature"
     if off:
-        value += (f"; at τ = {_taus_text(off)} it is " + ("still in its transient" if on else "in its transient")
-                  + ". The lower the temperature, the longer the transient, because arms that π^B rarely picks are "
-                  "rarely tried, and the divergence weighs an error δ in the estimated rewards as δ²/τ².")
+        value += f"; at τ = {_taus_text(off)} it is not yet there." + under_tried_sentence(result, off)
     else:
         value += "."
     ratios = [rows[("policy", t)]["k_kl_over_constant"] for t in taus]
@@ -355,11 +374,27 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
                       "sample averages is on the line c/k at "
                       + (f"τ = {_taus_text(on)}" if on else "no temperature")
                       + ", and the averaged policy-based learner falls like 1/k at "
-                      + (f"τ = {_taus_text(steep)}" if steep else "no temperature") + ".")
+                      + (f"τ = {_taus_text(steep)}" if steep else "no temperature") + "."
+                      + _ratio_trend(full, [t for t in full["c14_taus"] if t not in on]))
     else:
         out["c14"] = ("The committed full run used the learners' earlier step schedules, so its rates are not "
                       "those of this page's learners.")
     return out
+
+
+def _ratio_trend(res: Any, taus: list[float]) -> str:
+    """How k·KL/c of the sample-average learner moved over the last decade of steps at the lowest of ``taus``."""
+    if not taus:
+        return ""
+    steps = np.array(res["c14_steps"], dtype=float)
+    curve = np.array(res["c14_kl_value"])
+    i = list(res["c14_taus"]).index(min(taus))
+    c = res["c14_kl_constant"][i]
+    a = int(np.searchsorted(steps, steps[-1] / 10))
+    first, last = steps[a] * curve[a, i] / c, steps[-1] * curve[-1, i] / c
+    trend = "still rises" if last > first else "falls"
+    return (f" At τ = {min(taus)} the value-based learner's k KL/c {trend} over that decade, from {first:.2f} at "
+            f"k = {steps[a]:,.0f} to {last:.2f} at k = {steps[-1]:,.0f}.")
 
 
 _LEARNER_NAMES = {"policy": "policy-based, averaged", "value": "value-based, sample averages",
