@@ -18,7 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from maxentrl.experiments import committed_result  # noqa: E402
 from maxentrl.experiments.harness import RunResult  # noqa: E402
-from maxentrl.figures import benchmarks, ch01, ch02, ch06, commit_status, describe_provenance, describe_run  # noqa: E402
+from maxentrl.figures import benchmarks, ch01, ch02, ch06, commit_status, describe_provenance, describe_run, device_label  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -114,6 +114,13 @@ def test_describe_run_names_preset_device_and_commit() -> None:
     split = RunResult("x", "full", {}, {}, {**prov, "command": "python -m maxentrl.experiments x --merge a --merge b"})
     assert "(12 s summed over the 2 processes it was split into, run on" in describe_run(split, page_commit=page)
     assert "run on CPU (Test, 2 threads) on 2026-01-02" in describe_provenance(prov, page_commit=page)
+    # a run whose config set its CPU threads ran on that many, whatever the record of the process around it says
+    pinned = RunResult("x", "full", {"cpu_threads": 1}, {}, {**prov, "device": "cpu"})
+    assert "run on CPU (Test, 1 thread) on 2026-01-02" in describe_run(pinned, page_commit=page)
+    assert "full preset, CPU (Test, 1 thread), commit" in describe_run(pinned, page_commit=page, short=True)
+    assert device_label({"device_name": "CPU (Test, 1 thread)", "device": "cpu"}, {"cpu_threads": 4}) == "CPU (Test, 4 threads)"
+    assert device_label({"device_name": "NVIDIA H100", "device": "cuda"}, {"cpu_threads": 1}) == "NVIDIA H100"
+    assert device_label(prov, {"cpu_threads": 0}) == "CPU (Test, 2 threads)"  # 0: torch's default, as recorded
 
 
 # -- chapter figures and texts ----------------------------------------------------------------

@@ -244,9 +244,16 @@ def test_jsonable_handles_tensors_and_nan(tmp_path: Path) -> None:
 
 def test_cpu_threads_apply_during_the_run_only() -> None:
     before = torch.get_num_threads()
-    result = run_experiment("toy", device="cpu", progress=False, overrides={"cpu_threads": "1"})
-    assert result["threads"] == 1
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)  # the caller has more threads than the run asks for
+    try:
+        result = run_experiment("toy", device="cpu", progress=False, overrides={"cpu_threads": "1"})
+        assert result["threads"] == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    # the provenance names the thread count the run had, in the result and in the process's segment
+    assert result.provenance["device_name"].endswith(", 1 thread)")
+    assert [seg["device_name"] for seg in result.provenance["segments"]] == [result.provenance["device_name"]]
 
 
 def test_stages_are_unique_and_not_nested() -> None:

@@ -56,18 +56,21 @@ def git_commit(cwd: Path | None = None) -> str:
 
 
 def collect_provenance(
-    *, device: torch.device, seed: int, preset: str, wall_time_s: float, commit: str | None = None
+    *, device: torch.device, seed: int, preset: str, wall_time_s: float, commit: str | None = None,
+    device_label: str | None = None,
 ) -> dict[str, Any]:
     """Everything needed to say where a number came from.
 
     ``commit`` is the checkout's commit as read when the run *started* (pass
-    :func:`git_commit` then); left out, it is read now.
+    :func:`git_commit` then); left out, it is read now. ``device_label`` is
+    :func:`maxentrl.device.device_name` as read while the run computed (a
+    CPU's thread count is the run's, not the caller's); left out, it is read now.
     """
     return {
         "preset": preset,
         "seed": seed,
         "device": str(device),
-        "device_name": device_name(device),
+        "device_name": device_label if device_label is not None else device_name(device),
         "maxentrl_version": maxentrl.__version__,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from maxentrl.device import resolve_device
+from maxentrl.device import device_name, resolve_device
 from maxentrl.errors import ConfigError
 from maxentrl.experiments.config import parse_field
 from maxentrl.provenance import (
@@ -306,6 +306,11 @@ class RunContext:
             raise RunSuspended("stopped on request")
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise RunSuspended("time limit reached")
+
+    def record_device(self, name: str) -> None:
+        """Name the hardware this process runs the experiment on (its segment keeps it: a run resumed elsewhere,
+        or split over processes, says where each part ran)."""
+        self._segment["device_name"] = name
 
     def segments(self) -> list[dict[str, Any]]:
         """The run's segments (one per command that worked on it), this one last, with their wall times."""
@@ -625,6 +630,8 @@ def run_experiment(
     cpu_threads = getattr(config, "cpu_threads", 0)
     if dev.type == "cpu" and cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
+    ran_on = device_name(dev)  # named while the run's thread count is in force
+    ctx.record_device(ran_on)
     try:
         results = experiment.run(config, ctx)
     finally:
@@ -635,7 +642,7 @@ def run_experiment(
     segments = ctx.segments()
     provenance = collect_provenance(
         device=dev, seed=seed, preset=preset, wall_time_s=sum(s["wall_time_s"] for s in segments),
-        commit=header["commit"],
+        commit=header["commit"], device_label=ran_on,
     )
     provenance["segments"] = segments
     provenance["timings"] = ctx.timings

@@ -151,16 +151,27 @@ def commit_status(result_commit: str, *, page_commit: str | None = None, code_di
     return CommitStatus(result_commit, page, False, behind, code_changed)
 
 
-def device_label(provenance: Mapping[str, Any]) -> str:
+def device_label(provenance: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> str:
     """The device a provenance record names, as the pages show it ("1 threads", as files written before the
-    singular was fixed say, is shown as "1 thread")."""
+    singular was fixed say, is shown as "1 thread").
+
+    ``config`` is the run's config: a CPU run whose ``cpu_threads`` is set ran
+    on that many threads, and that count is shown. (Until the harness named
+    the device while the run's thread count was in force, a record gave the
+    count of the process around the run instead.)
+    """
     device = str(provenance.get("device_name") or provenance.get("device") or "an unrecorded device")
+    threads = int((config or {}).get("cpu_threads") or 0)
+    if threads > 0 and str(provenance.get("device", "cpu")).startswith("cpu"):
+        device = re.sub(r", \d+ threads?\)$", f", {threads} threads)", device)
     return re.sub(r"\b1 threads\)", "1 thread)", device)
 
 
-def describe_provenance(provenance: Mapping[str, Any], *, page_commit: str | None = None) -> str:
-    """``device, commit …, date`` and the commit's relation to this page, from a provenance record."""
-    device = device_label(provenance)
+def describe_provenance(provenance: Mapping[str, Any], *, page_commit: str | None = None,
+                        config: Mapping[str, Any] | None = None) -> str:
+    """``device, commit …, date`` and the commit's relation to this page, from a provenance record (and the run's
+    ``config``, for :func:`device_label`)."""
+    device = device_label(provenance, config)
     commit = str(provenance.get("git_commit") or "unknown")
     date = str(provenance.get("date_utc", ""))[:10]
     status = commit_status(commit, page_commit=page_commit)
@@ -180,7 +191,7 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
         return "no full-preset result is committed in this checkout"
     if short:
         prov = result.provenance
-        device = device_label(prov)
+        device = device_label(prov, result.config)
         if result.preset == "quick":
             return "quick preset, run by this notebook's cells" if for_notebook() else f"quick preset, run for this page on {device}"
         commit = str(prov.get("git_commit") or "unknown")
@@ -196,5 +207,6 @@ def describe_run(result: Any, *, page_commit: str | None = None, short: bool = F
     if result.preset == "quick":
         if for_notebook():
             return "the quick preset, which the cells of this notebook run"
-        return f"the quick preset, run for this page ({took} on {device_label(prov)})"
-    return f"the committed {result.preset}-preset result ({took}, {describe_provenance(prov, page_commit=page_commit)})"
+        return f"the quick preset, run for this page ({took} on {device_label(prov, result.config)})"
+    return (f"the committed {result.preset}-preset result "
+            f"({took}, {describe_provenance(prov, page_commit=page_commit, config=result.config)})")

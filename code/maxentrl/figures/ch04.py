@@ -172,7 +172,7 @@ def plot_dqn(runs: Sequence[tuple[str, RunResult]]) -> Figure:
 def run_tag(folder: str, run: RunResult) -> str:
     """A short label of a committed run: its folder, device and commit."""
     p = run.provenance
-    return f"{folder}; {device_label(p)}, commit {str(p.get('git_commit', '?'))[:8]}"
+    return f"{folder}; {device_label(p, run.config)}, commit {str(p.get('git_commit', '?'))[:8]}"
 
 
 def final_stats(summary: dict, game: str, key: str) -> tuple[float, float, float, int]:
