@@ -9,7 +9,8 @@ import pytest
 
 from maxentrl.errors import ConfigError
 from maxentrl.experiments import RunResult, run_experiment
-from maxentrl.experiments.ch01_boltzmann import QUICK, Ch01Config
+from maxentrl.experiments.ch01_boltzmann import QUICK, UNDER_TRIED_BELOW, Ch01Config
+from maxentrl.figures.ch01 import ON_LINE_RATIO
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_c14_rates_against_the_one_over_k_line(result: RunResult) -> None:
         # the value-based learner with sample-average steps sits on the predicted line c/k
         v = rows[("value", tau)]
         assert -1.2 < v["tail_slope"] < -0.85, v
-        assert 0.8 < v["k_kl_over_constant"] < 1.3, v
+        assert ON_LINE_RATIO[0] < v["k_kl_over_constant"] < ON_LINE_RATIO[1], v
     for tau in taus:
         # the step schedule is what slowed the old learner: the same learner with Robbins-Monro steps
         # ends higher than with sample averages, most of all at the lowest temperature
@@ -115,7 +116,8 @@ def test_c14_the_excess_at_low_temperature_sits_in_bandits_with_an_under_tried_a
     rows = {r["tau"]: r for r in result["c14_under_tried"]}
     assert sorted(rows) == sorted(result["c14_taus"])
     for tau, r in rows.items():
-        assert 0.8 < r["k_kl_over_constant_rest"] < 1.3, r
+        assert ON_LINE_RATIO[0] < r["k_kl_over_constant_rest"] < ON_LINE_RATIO[1], r
+        assert r["below"] == UNDER_TRIED_BELOW
         if r["fraction"] > 0:
             assert r["kl_share"] > 2 * r["fraction"], r
             assert r["k_kl_over_constant_under_tried"] > 2 * r["k_kl_over_constant_rest"], r

@@ -366,6 +366,8 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
     log_steps = sorted({0, *torch.logspace(0, math.log10(config.bandit_steps), config.log_points).round().long().tolist()})
     log_set = set(log_steps)
     out: dict = {"c14_taus": list(config.bandit_taus), "c14_steps": log_steps, "c14_bandits": B}
+    constants = [asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+                 for t in config.bandit_taus]  # c of the line c/k, per temperature
     table = []
     learners = (
         ("policy", train_policy_based, 5, dict(lr=config.lr_policy, decay_steps=config.decay_steps,
@@ -404,7 +406,7 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
         bar.close()
         under = saved.get("under_tried", [])
         if name == "value" and config.bandit_steps > 0:  # where the sample-average learner's divergence sits
-            under = _under_tried_rows(config, bandits, tau, pi_B, final)
+            under = _under_tried_rows(config, bandits, tau, pi_B, final, constants)
         saved = {"learner": index + 1, "curves": {**saved["curves"], name: curve}, "curve": [], "state": None,
                  "under_tried": under}
     for name, *_ in learners:
@@ -413,31 +415,34 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
         c = torch.tensor(curve, dtype=DTYPE)
         k = torch.tensor(log_steps, dtype=DTYPE)
         tail = k >= config.bandit_steps / 10
-        for i, t in enumerate(config.bandit_taus):
-            const = asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+        for i, (t, const) in enumerate(zip(config.bandit_taus, constants)):
             table.append({"learner": name, "tau": t, "initial_kl": curve[0][i], "final_kl": curve[-1][i],
                           "tail_slope": float(_slope(k[tail].log(), c[tail, i].log().unsqueeze(-1))),
                           "k_kl_over_constant": curve[-1][i] * config.bandit_steps / const})
     out["c14_table"] = table
     out["c14_under_tried"] = saved["under_tried"]
-    out["c14_kl_constant"] = [asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
-                              for t in config.bandit_taus]
+    out["c14_kl_constant"] = constants
     return out
 
 
-def _under_tried_rows(config: Ch01Config, bandits: BanditBatch, tau: torch.Tensor, pi_B: torch.Tensor, final: dict) -> list[dict]:
+UNDER_TRIED_BELOW = 0.1
+"""C1.4's diagnostic: an arm is under-tried when it has fewer than this fraction of the rewards π^B would give it."""
+
+
+def _under_tried_rows(config: Ch01Config, bandits: BanditBatch, tau: torch.Tensor, pi_B: torch.Tensor, final: dict,
+                      constants: list[float]) -> list[dict]:
     """Per temperature, after the last step of the sample-average learner: the fraction of bandits with an
-    under-tried arm (:func:`maxentrl.bandit.under_tried`), their share of the summed divergence, and k·KL/c
-    for them and for the other bandits."""
+    under-tried arm (:func:`maxentrl.bandit.under_tried` with ``below`` = :data:`UNDER_TRIED_BELOW`), their
+    share of the summed divergence, and k·KL/c (``constants``: c per temperature) for them and for the other
+    bandits."""
     T, B, K = len(config.bandit_taus), config.bandits, config.bandit_steps
     pi = boltzmann_policy(final["q"], tau, log_prior=bandits.log_prior)
     kl = kl_divergence(pi, pi_B).view(T, B)
-    mask = under_tried(final["n"], pi_B, K, config.samples_per_step).view(T, B)
+    mask = under_tried(final["n"], pi_B, K, config.samples_per_step, below=UNDER_TRIED_BELOW).view(T, B)
     rows = []
-    for i, t in enumerate(config.bandit_taus):
-        const = asymptotic_kl_constant(config.arms, config.noise_std, t, config.samples_per_step)
+    for i, (t, const) in enumerate(zip(config.bandit_taus, constants)):
         m, kl_t = mask[i], kl[i]
-        rows.append({"tau": t, "fraction": float(m.double().mean()),
+        rows.append({"tau": t, "below": UNDER_TRIED_BELOW, "fraction": float(m.double().mean()),
                      "kl_share": float(kl_t[m].sum() / kl_t.sum()),
                      "k_kl_over_constant_under_tried": float(kl_t[m].mean() * K / const) if m.any() else None,
                      "k_kl_over_constant_rest": float(kl_t[~m].mean() * K / const) if (~m).any() else None})

@@ -275,7 +275,8 @@ def _rate_groups(result: Any) -> tuple[list[float], list[float]]:
 
 def under_tried_sentence(result: Any, taus: list[float]) -> str:
     """Where the sample-average learner's excess divergence sits at the lowest of ``taus``: the bandits with an
-    arm tried less than a tenth as often as π^B would try it (``c14_under_tried``; empty for runs that predate it)."""
+    arm tried less than ``below`` times as often as π^B would try it (``c14_under_tried``; empty for runs that
+    predate it)."""
     try:
         stored = result["c14_under_tried"]
     except KeyError:
@@ -286,7 +287,7 @@ def under_tried_sentence(result: Any, taus: list[float]) -> str:
         return ""
     r = rows[t]
     return (f" The excess is not spread evenly: at τ = {t}, {r['fraction']:.0%} of the bandits have an arm that was "
-            f"tried less than a tenth as often as π^B would try it, and they carry {r['kl_share']:.0%} of the "
+            f"tried less than {r['below']:g} times as often as π^B would try it, and they carry {r['kl_share']:.0%} of the "
             f"divergence (k KL/c = {r['k_kl_over_constant_under_tried']:.2f} for them, "
             f"{r['k_kl_over_constant_rest']:.2f} for the others). On-policy sampling explains it: an arm whose first "
             "rewards came out low by δ gets e^(−δ/τ) times its share under π^B, so at a low temperature it is rarely "
