@@ -11,7 +11,7 @@ import pytest
 
 from maxentrl.errors import ConfigError
 from maxentrl.experiments import apply_overrides, get_experiment, run_experiment
-from maxentrl.experiments.ch03_soft_q_learning import STAGE_NAMES, full_run_status, save_partial
+from maxentrl.experiments.ch03_soft_q_learning import STAGE_NAMES, full_run_status, partial_result, save_partial
 from maxentrl.experiments.harness import RunSuspended
 
 NAME = "ch03_soft_q_learning"
@@ -32,6 +32,37 @@ def test_an_interrupted_run_yields_a_partial_result(tmp_path) -> None:
     part = json.loads(path.read_text())
     assert part["preset"] == "quick" and set(part["finished_stages"]) <= set(STAGE_NAMES)
     assert part["provenance"]["segments"] and part["provenance"]["device_type"] == "cpu"
+
+
+def test_a_partial_result_joins_the_checkpoints_of_split_processes(tmp_path) -> None:
+    smoke = {**get_experiment(NAME).smoke, "chunk": "50"}
+    parts = {"a": {"C3.1"}, "b": {"C3.4 sql"}, "c": {"C3.4 ddpg"}}
+    for folder, stages in parts.items():  # C3.1 finishes; each swimmer stage stops after its first chunk
+        with pytest.raises(RunSuspended):
+            run_experiment(NAME, device="cpu", out=tmp_path / folder, progress=False, overrides=smoke,
+                           checkpoint_every=0, time_limit=1e-3 if folder != "a" else None, stages=stages)
+    ckpts = [tmp_path / f / f"{NAME}_quick_seed0.ckpt" for f in parts]
+    part = partial_result(*ckpts)
+    assert part["finished_stages"] == ["C3.1"] and "c31_svgd_right_weight" in part["results"]
+    assert [p["stage"] for p in part["in_progress"]] == ["C3.4 sql", "C3.4 ddpg"]
+    seeds, finish = int(smoke["c34_seeds"]), get_experiment(NAME).presets["quick"].c34_finish
+    for ip in part["in_progress"]:
+        method = ip["stage"].split()[1]
+        assert 0 < ip["steps"] < int(smoke["c34_steps"]) and ip["steps"] % 50 == 0
+        rows, episodes = ip["results"][f"c34_{method}_table"], ip["results"][f"c34_{method}_episodes"]
+        assert [r["seed"] for r in rows] == list(range(seeds)) and episodes
+        for r in rows:  # each seed's farthest point is its episodes' largest max_x, crossed when past the line
+            assert r["max_forward"] == max(e[2] for e in episodes if e[1] == r["seed"])
+            assert r["crossed"] == (r["max_forward"] >= finish)
+    segments = part["provenance"]["segments"]
+    assert len(segments) == 3 and all(seg["device_name"].endswith(", 1 thread)") for seg in segments)
+    assert part["provenance"]["device_name"] == segments[0]["device_name"]
+    with pytest.raises(RunSuspended):
+        run_experiment(NAME, device="cpu", seed=1, out=tmp_path / "d", progress=False, overrides=smoke, stages={"C3.1"})
+    with pytest.raises(ConfigError, match=r"belongs to another run .*\(its seed differs\)"):
+        partial_result(ckpts[0], tmp_path / "d" / f"{NAME}_quick_seed1.ckpt")
+    with pytest.raises(ConfigError, match="cannot read the checkpoint"):
+        partial_result(tmp_path / "nowhere.ckpt")
 
 
 def test_full_run_status_reads_the_committed_files() -> None:
@@ -102,3 +133,45 @@ def test_the_committed_full_run_is_complete_and_names_what_was_changed() -> None
     assert abs(R["c31_svgd_right_weight"] - R["c31_true_right_weight"]) < 0.05 and R["c31_no_repulsion_right_weight"] < 0.05
     assert R["c32_svgd_max_weight_error"] < 0.05 < R["c32_no_repulsion_max_weight_error"]
     assert len(R["c33_sql_table"]) == len(R["c33_ddpg_table"]) == 2 * status["config"]["mg_seeds"]
+
+
+def test_the_committed_run_at_the_preset_budget_is_of_the_full_preset_and_adds_up() -> None:
+    from maxentrl.experiments.ch03_soft_q_learning import preset_budget_status
+    from maxentrl.figures.ch03 import preset_budget_sentence
+
+    status = preset_budget_status()
+    if status is None:
+        pytest.skip("no run at the preset's budget is committed")
+    full = get_experiment(NAME).presets["full"]
+    assert "fields changed" not in status["text"]  # every setting is the full preset's
+    assert status["methods"], "the committed run has no swimmer stage"
+    sentence = preset_budget_sentence(status)
+    for method, mine in status["methods"].items():
+        R = mine["results"]
+        rows, episodes = R[f"c34_{method}_table"], R[f"c34_{method}_episodes"]
+        assert 0 < mine["steps"] <= full.c34_steps and mine["finished"] == (mine["steps"] == full.c34_steps)
+        assert [r["seed"] for r in rows] == list(range(full.c34_seeds))
+        assert max(e[0] for e in episodes) <= mine["steps"]
+        for r in rows:
+            assert r["max_forward"] == max(e[2] for e in episodes if e[1] == r["seed"])
+            assert r["crossed"] == (r["max_forward"] >= full.c34_finish)
+        assert f"{mine['steps']:,} of its {full.c34_steps:,}" in sentence or mine["finished"]
+        assert f"{sum(r['crossed'] for r in rows)} of {full.c34_seeds} seeds crossed" in sentence
+
+
+def test_the_preset_budget_sentence_says_what_is_finished_running_and_not_started() -> None:
+    from maxentrl.figures.ch03 import preset_budget_sentence
+
+    rows = [{"seed": 0, "max_forward": 3.5, "crossed": True}, {"seed": 1, "max_forward": 1.25, "crossed": False}]
+    status = {"config": {"c34_steps": 1000, "c34_finish": 3.0},
+              "provenance": {"device_name": "CPU (Test, 1 threads)", "commits": ["b" * 40]},
+              "methods": {"ddpg": {"steps": 400, "finished": False, "elapsed_s": 7200.0,
+                                   "results": {"c34_ddpg_table": rows}}}}
+    text = preset_budget_sentence(status)
+    assert text.startswith("It runs on CPU (Test, 1 thread), one process per method, at commit bbbbbbbbbbbb. ")
+    assert "Soft Q-learning has not started; DDPG" in text
+    assert "DDPG has run 400 of its 1,000 steps per seed in 2.0 hours (600 still to run)" in text
+    assert "so far 1 of 2 seeds crossed the line at 3, and the farthest forward any training episode reached is 3.50" in text
+    status["methods"]["ddpg"].update(steps=1000, finished=True)
+    assert "DDPG has finished its 1,000 steps per seed in 2.0 hours: 1 of 2 seeds crossed" in preset_budget_sentence(status)
+    assert preset_budget_sentence(None) == "No run of the swimmer stages at the preset's budget is committed yet."

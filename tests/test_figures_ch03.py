@@ -31,6 +31,21 @@ def test_every_figure_of_the_chapter(R: dict) -> None:
     plt.close("all")
 
 
+def test_the_swimmer_figure_draws_a_stage_still_in_training(R: dict) -> None:
+    """Only DDPG's stage, without the final policy's evaluation (what a partial result holds): one row of
+    panels, titled by seed only, on the budget's step axis."""
+    keep = ("seed", "method", "max_forward", "crossed", "first_crossing_step")
+    running = {"c34_ddpg_table": [{k: r[k] for k in keep} for r in R["c34_ddpg_table"]],
+               "c34_ddpg_episodes": R["c34_ddpg_episodes"], "c34_ddpg_crossed_fraction": 0.0}
+    fig = ch03.swimmer_figure(running, finish=10.0, title="in training", steps=1000)
+    axes = fig.get_axes()
+    assert len(axes) == len(R["c34_ddpg_table"])
+    assert [ax.get_title() for ax in axes] == [f"seed {r['seed']}" for r in R["c34_ddpg_table"]]
+    assert axes[0].get_xlim() == (0.0, 1000.0) and [t.get_text() for t in axes[0].get_xticklabels()] == ["0", "0.5k", "1k"]
+    assert any(t.get_text() == "0% cross so far" for t in axes[-1].texts)
+    plt.close("all")
+
+
 def test_tables_have_one_row_per_method_and_seed(R: dict) -> None:
     goals = ch03.goal_table(R)
     assert {r["method"] for r in goals} == {"sql", "ddpg"} and all(r["none"] + sum(r[f"goal{g}"] for g in range(4)) == 8

@@ -39,7 +39,7 @@ from maxentrl.experiments.harness import Experiment, RunContext, register
 from maxentrl.svgd import amortized_svgd_loss, median_bandwidth, svgd_direction
 
 __all__ = ["Ch03Config", "run", "mixture_1d_log_density", "mixture_2d", "EXPERIMENT", "Q_STATES", "partial_result",
-           "save_partial", "full_run_status"]
+           "save_partial", "full_run_status", "preset_budget_status", "PRESET_BUDGET_FOLDER"]
 
 Q_STATES = ((-2.5, 0.0), (0.0, 0.0), (2.5, 2.5))
 """States at which Figure 1 (right) shows Q over actions (the public code's plotter)."""
@@ -416,15 +416,23 @@ def _swimmer(config: Ch03Config, ctx: RunContext, method: str, stream: int) -> d
             x = info["x"]
             obs = eval_env.obs
         final_x[:, k] = x
-    episodes = trainer.episodes
+    out = _swimmer_training(trainer.episodes, method, config.c34_seeds, config.c34_finish)
+    for r in out[f"c34_{method}_table"]:
+        m = r["seed"]
+        r.update(final_mean_x=float(final_x[m].mean()), final_forward_share=float((final_x[m] > 0).double().mean()))
+    return out
+
+
+def _swimmer_training(episodes: list[dict], method: str, seeds: int, finish: float) -> dict:
+    """What the training episodes of C3.4 show, per seed: the farthest forward position, whether and when the line
+    at ``finish`` was crossed; and every episode as ``[step, seed, max_x, min_x]``."""
     rows = []
-    for m in range(config.c34_seeds):
+    for m in range(seeds):
         mine = [e for e in episodes if e["member"] == m]
         best = max((e["max_x"] for e in mine), default=float("-inf"))
-        crossing = next((e["step"] for e in mine if e["max_x"] >= config.c34_finish), -1)
-        rows.append({"method": method, "seed": m, "max_forward": best, "crossed": bool(best >= config.c34_finish),
-                     "first_crossing_step": crossing, "final_mean_x": float(final_x[m].mean()),
-                     "final_forward_share": float((final_x[m] > 0).double().mean())})
+        crossing = next((e["step"] for e in mine if e["max_x"] >= finish), -1)
+        rows.append({"method": method, "seed": m, "max_forward": best, "crossed": bool(best >= finish),
+                     "first_crossing_step": crossing})
     curve = [[e["step"], e["member"], e["max_x"], e["min_x"]] for e in episodes]
     return {f"c34_{method}_table": rows, f"c34_{method}_episodes": curve,
             f"c34_{method}_crossed_fraction": sum(r["crossed"] for r in rows) / len(rows)}
@@ -459,45 +467,107 @@ STAGE_NAMES = ("C3.1", "C3.2", "C3.3 sql", "C3.3 ddpg", "C3.4 sql", "C3.4 ddpg")
 """The experiment's stages, in order."""
 
 
-def partial_result(checkpoint: str | Path) -> dict:
-    """What a checkpoint of an unfinished run holds: finished stages' results, the current stage's progress, provenance.
+def partial_result(*checkpoints: str | Path) -> dict:
+    """What the checkpoints of an unfinished run hold: finished stages' results, each stage in progress, provenance.
 
-    For a ``full`` run that could not finish on the machine at hand, this is
-    what can be committed (the checkpoint itself holds replay memories and is
-    too large): ``save_partial`` writes it next to where the result would go.
+    One checkpoint per process, when the run's stages were split over
+    processes (``--stages``); all must belong to the same run (experiment,
+    preset, seed, device type and config). For a ``full`` run that could not
+    finish on the machine at hand, this is what can be committed (a checkpoint
+    holds replay memories and is too large): :func:`save_partial` writes it
+    next to where the result would go. A swimmer stage in progress (C3.4)
+    also reports what its training episodes show so far, in the form of the
+    finished stage's results without the final policy's evaluation.
     """
     from maxentrl.device import device_name
     from maxentrl.provenance import to_jsonable
 
-    saved = torch.load(Path(checkpoint), map_location="cpu", weights_only=False)
-    current = saved.get("current")
-    progress = None
-    if current is not None:
+    if not checkpoints:
+        raise ConfigError("partial_result needs at least one checkpoint")
+    runs = []
+    for path in checkpoints:
+        try:
+            runs.append(torch.load(Path(path), map_location="cpu", weights_only=False))
+        except Exception as err:  # a missing, truncated or foreign file: one line
+            raise ConfigError(f"cannot read the checkpoint {path} ({type(err).__name__})") from None
+    first = runs[0]
+    for path, saved in zip(checkpoints[1:], runs[1:]):
+        for key in ("experiment", "preset", "seed", "device_type", "config"):
+            if saved.get(key) != first.get(key):
+                raise ConfigError(f"{path} belongs to another run than {checkpoints[0]} (its {key} differs)")
+    done = {n: v for saved in runs for n, v in saved["done"].items()}
+    config = first["config"]
+    progress = []
+    for saved in runs:
+        current = saved.get("current")
+        if current is None:
+            continue
         st = current["state"]
-        progress = {"stage": current["stage"], "steps": int(st.get("steps", st.get("step", 0))),
-                    "elapsed_s": round(float(current.get("elapsed_s", 0.0)), 1)}
-    segments = saved.get("segments", [])
+        item = {"stage": current["stage"], "steps": int(st.get("steps", st.get("step", 0))),
+                "elapsed_s": round(float(current.get("elapsed_s", 0.0)), 1)}
+        if current["stage"].startswith("C3.4 ") and "episodes" in st:
+            method = current["stage"].split()[1]
+            item["results"] = to_jsonable(_swimmer_training(st["episodes"], method, config["c34_seeds"],
+                                                            config["c34_finish"]))
+        progress.append(item)
+    # each process's segment names its device (older checkpoints did not: then the device is named as seen now)
+    here = device_name(torch.device(first["device_type"]))
+    segments = [{**seg, "device_name": seg.get("device_name", here)} for saved in runs for seg in saved.get("segments", [])]
+    names = sorted({seg["device_name"] for seg in segments}) or [here]
+    timings = {k: v for saved in runs for k, v in saved.get("timings", {}).items()}
     return {
-        "experiment": saved["experiment"], "preset": saved["preset"], "seed": saved["seed"], "config": saved["config"],
-        "finished_stages": [n for n in STAGE_NAMES if n in saved["done"]],
-        "results": to_jsonable({k: v for n in STAGE_NAMES if n in saved["done"] for k, v in saved["done"][n].items()}),
+        "experiment": first["experiment"], "preset": first["preset"], "seed": first["seed"], "config": config,
+        "finished_stages": [n for n in STAGE_NAMES if n in done],
+        "results": to_jsonable({k: v for n in STAGE_NAMES if n in done for k, v in done[n].items()}),
         "in_progress": progress,
-        "provenance": {"device_type": saved["device_type"], "device_name": device_name(torch.device(saved["device_type"])),
+        "provenance": {"device_type": first["device_type"], "device_name": "; ".join(names),
                        "commits": sorted({seg["commit"] for seg in segments}), "segments": segments,
                        "wall_time_s": round(sum(seg["wall_time_s"] for seg in segments), 1),
-                       "stage_timings_s": saved.get("timings", {})},
+                       "stage_timings_s": timings},
     }
 
 
-def save_partial(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write :func:`partial_result` of ``checkpoint`` as ``<stem>.partial.json`` into the folder ``out``."""
+def save_partial(checkpoints: str | Path | list[str | Path], out: str | Path) -> Path:
+    """Write :func:`partial_result` of ``checkpoints`` (one path or a list) as ``<stem>.partial.json`` into ``out``."""
     from maxentrl.experiments.harness import result_stem
     from maxentrl.provenance import atomic_write_json
 
-    part = partial_result(checkpoint)
+    paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
+    part = partial_result(*paths)
     path = Path(out) / f"{result_stem(part['experiment'], part['preset'], part['seed'])}.partial.json"
     atomic_write_json(path, part)
     return path
+
+
+PRESET_BUDGET_FOLDER = "c34_preset_budget"
+"""Where, under ``data/results/ch03_soft_q_learning/``, a run of the swimmer stages alone at the ``full`` preset's
+own budget keeps its partial result (the complete full run beside it ran them for fewer steps)."""
+
+
+def _describe_partial(part: dict) -> dict:
+    """``finished``, ``to_run``, ``results``, ``config`` and a few lines of ``text`` for a partial result."""
+    full_cfg = dataclasses.asdict(EXPERIMENT.presets["full"])
+    differs = sorted(k for k in full_cfg if part["config"].get(k) != (list(full_cfg[k]) if isinstance(full_cfg[k], tuple) else full_cfg[k]))
+    done = part["finished_stages"]
+    todo = [n for n in STAGE_NAMES if n not in done]
+    prov = part["provenance"]
+    lines = [f"Full preset, run on {prov['device_name']} for {prov['wall_time_s']:.0f} s (commit "
+             f"{', '.join(c[:12] for c in prov['commits'])})" + (f", with these fields changed: {', '.join(differs)}" if differs else "") + ".",
+             f"Finished stages: {', '.join(done) if done else 'none'}."]
+    for ip in part["in_progress"]:
+        lines.append(f"Stage {ip['stage']} was interrupted after {ip['steps']:,} steps per seed.")
+    lines.append(f"Still to run: {', '.join(todo) if todo else 'nothing'}.")
+    return {"finished": done, "to_run": todo, "results": part["results"], "config": part["config"],
+            "in_progress": part["in_progress"], "provenance": prov, "text": "\n".join(lines)}
+
+
+def _read_partial(folder: Path, seed: int) -> dict | None:
+    import json
+
+    from maxentrl.experiments.harness import result_stem
+
+    path = folder / f"{result_stem(NAME, 'full', seed)}.partial.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def full_run_status(seed: int = 0) -> dict:
@@ -507,9 +577,7 @@ def full_run_status(seed: int = 0) -> dict:
     result file if one is committed, else a partial one (:func:`save_partial`),
     else nothing.
     """
-    import json
-
-    from maxentrl.experiments.harness import committed_result, result_stem
+    from maxentrl.experiments.harness import committed_result
     from maxentrl.paths import data_dir
 
     full = committed_result(NAME, preset="full", seed=seed)
@@ -527,26 +595,49 @@ def full_run_status(seed: int = 0) -> dict:
         return {"finished": list(STAGE_NAMES), "to_run": [], "results": full.results, "config": full.config,
                 "changed": changed, "text": text}
     try:
-        path = data_dir() / "results" / NAME / f"{result_stem(NAME, 'full', seed)}.partial.json"
+        part = _read_partial(data_dir() / "results" / NAME, seed)
     except FileNotFoundError:
-        path = None
-    if path is None or not path.is_file():
+        part = None
+    if part is None:
         return {"finished": [], "to_run": list(STAGE_NAMES), "results": {}, "config": None,
                 "text": "No part of the full preset has been run and committed yet; all its stages are still to run: "
                         + ", ".join(STAGE_NAMES) + "."}
-    part = json.loads(path.read_text(encoding="utf-8"))
-    differs = sorted(k for k in full_cfg if part["config"].get(k) != (list(full_cfg[k]) if isinstance(full_cfg[k], tuple) else full_cfg[k]))
-    done = part["finished_stages"]
-    todo = [n for n in STAGE_NAMES if n not in done]
-    prov = part["provenance"]
-    lines = [f"Full preset, run on {prov['device_name']} for {prov['wall_time_s']:.0f} s (commit "
-             f"{', '.join(c[:12] for c in prov['commits'])})" + (f", with these fields changed: {', '.join(differs)}" if differs else "") + ".",
-             f"Finished stages: {', '.join(done) if done else 'none'}."]
-    if part["in_progress"]:
-        ip = part["in_progress"]
-        lines.append(f"Stage {ip['stage']} was interrupted after {ip['steps']} steps per seed.")
-    lines.append(f"Still to run: {', '.join(todo) if todo else 'nothing'}.")
-    return {"finished": done, "to_run": todo, "results": part["results"], "config": part["config"], "text": "\n".join(lines)}
+    return _describe_partial(part)
+
+
+def preset_budget_status(seed: int = 0) -> dict | None:
+    """The run of the swimmer stages alone at the ``full`` preset's budget (:data:`PRESET_BUDGET_FOLDER`), or ``None``.
+
+    Besides :func:`full_run_status`'s keys: ``methods``, per method ``steps``
+    (per seed, so far), ``finished`` (bool), ``elapsed_s`` (the stage's run
+    time so far) and ``results`` (the stage's results, or what its training
+    shows so far).
+    """
+    from maxentrl.paths import data_dir
+
+    try:
+        part = _read_partial(data_dir() / "results" / NAME / PRESET_BUDGET_FOLDER, seed)
+    except FileNotFoundError:
+        return None
+    if part is None:
+        return None
+    status = _describe_partial(part)
+    total = part["config"]["c34_steps"]
+    methods = {}
+    for method in ("sql", "ddpg"):
+        stage = f"C3.4 {method}"
+        if stage in part["finished_stages"]:
+            keys = ("table", "episodes", "crossed_fraction")
+            methods[method] = {"steps": total, "finished": True,
+                               "elapsed_s": part["provenance"]["stage_timings_s"].get(f"stage {stage}", float("nan")),
+                               "results": {f"c34_{method}_{k}": part["results"][f"c34_{method}_{k}"] for k in keys}}
+        else:
+            ip = next((p for p in part["in_progress"] if p["stage"] == stage), None)
+            if ip is not None and "results" in ip:
+                methods[method] = {"steps": ip["steps"], "finished": False, "elapsed_s": ip["elapsed_s"],
+                                   "results": ip["results"]}
+    status["methods"] = methods
+    return status
 
 
 QUICK = Ch03Config()

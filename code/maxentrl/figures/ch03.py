@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from maxentrl.envs.multigoal import GOALS, spec_from
+from maxentrl.figures import device_label
 
 __all__ = [
     "svgd_1d_figure",
@@ -24,6 +25,7 @@ __all__ = [
     "scaling_figure",
     "goal_table",
     "swimmer_table",
+    "preset_budget_sentence",
 ]
 
 GOAL_NAMES = ("east", "west", "north", "south")
@@ -160,12 +162,17 @@ def swimmer_table(R: dict[str, Any]) -> list[dict[str, Any]]:
     return [*R["c34_sql_table"], *R["c34_ddpg_table"]]
 
 
-def swimmer_figure(R: dict[str, Any], *, finish: float, title: str) -> Figure:
+def swimmer_figure(R: dict[str, Any], *, finish: float, title: str, steps: int | None = None) -> Figure:
     """Forward distance by seed (the paper's Figures 3a and 6): per episode, the band between the farthest backward
-    and farthest forward positions, against environment steps, one row of panels per method."""
-    seeds = sorted({int(e[1]) for e in R["c34_sql_episodes"]})
-    fig, axes = plt.subplots(2, len(seeds), figsize=(1.6 * len(seeds) + 1, 4.6), sharex=True, sharey=True, squeeze=False)
-    for row, method in enumerate(("sql", "ddpg")):
+    and farthest forward positions, against environment steps, one row of panels per method (the methods of ``R``
+    that have a ``c34_<method>_episodes`` entry; a stage still in training has no final policy to title a panel).
+    ``steps``, when given, fixes the step axis at ``[0, steps]`` (a run's budget, so a run in progress shows how far
+    it has got)."""
+    methods = [m for m in ("sql", "ddpg") if f"c34_{m}_episodes" in R]
+    seeds = sorted({int(r["seed"]) for m in methods for r in R[f"c34_{m}_table"]})
+    fig, axes = plt.subplots(len(methods), len(seeds), figsize=(1.6 * len(seeds) + 1, 2.3 * len(methods)),
+                             sharex=True, sharey=True, squeeze=False)
+    for row, method in enumerate(methods):
         ep = np.asarray(R[f"c34_{method}_episodes"], dtype=float)
         table = {r["seed"]: r for r in R[f"c34_{method}_table"]}
         for col, m in enumerate(seeds):
@@ -175,18 +182,53 @@ def swimmer_figure(R: dict[str, Any], *, finish: float, title: str) -> Figure:
             ax.plot(e[:, 0], e[:, 2], color=COLORS[method], lw=0.6)
             ax.axhline(finish, color="r", lw=1)
             ax.axhline(0, color="k", lw=0.4)
-            end = "forward" if table[m]["final_mean_x"] > 0 else "backward"
-            ax.set_title(f"seed {m}: ends {end}", fontsize=7)
+            if "final_mean_x" in table[m]:  # a finished stage: where its final policy's episodes end
+                end = "forward" if table[m]["final_mean_x"] > 0 else "backward"
+                ax.set_title(f"seed {m}: ends {end}", fontsize=7)
+            else:  # a stage still in training
+                ax.set_title(f"seed {m}", fontsize=7)
             ax.tick_params(labelsize=6)
         axes[row, 0].set_ylabel(f"{LABELS[method]}\nposition", fontsize=8)
         crossed = R[f"c34_{method}_crossed_fraction"]
-        axes[row, -1].text(1.02, 0.5, f"{100 * crossed:.0f}% cross", transform=axes[row, -1].transAxes, rotation=90,
-                           va="center", fontsize=8)
+        so_far = "" if all("final_mean_x" in r for r in table.values()) else " so far"
+        axes[row, -1].text(1.02, 0.5, f"{100 * crossed:.0f}% cross{so_far}", transform=axes[row, -1].transAxes,
+                           rotation=90, va="center", fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel("steps", fontsize=7)
+        if steps is not None:
+            ax.set_xlim(0, steps)
+            ax.set_xticks([0, steps / 2, steps], [f"{v / 1000:g}k" if v else "0" for v in (0, steps / 2, steps)])
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def preset_budget_sentence(status: dict[str, Any] | None) -> str:
+    """What the run of the swimmer stages at the ``full`` preset's budget has done and what is still to run, from
+    :func:`maxentrl.experiments.ch03_soft_q_learning.preset_budget_status`."""
+    if status is None:
+        return "No run of the swimmer stages at the preset's budget is committed yet."
+    cfg, prov = status["config"], status["provenance"]
+    total, finish = int(cfg["c34_steps"]), cfg["c34_finish"]
+    parts = []
+    for method in ("sql", "ddpg"):
+        mine = status["methods"].get(method)
+        if mine is None:
+            parts.append(f"{LABELS[method]} has not started")
+            continue
+        rows = mine["results"][f"c34_{method}_table"]
+        crossed = sum(r["crossed"] for r in rows)
+        far = max(r["max_forward"] for r in rows)
+        seen = f"{crossed} of {len(rows)} seeds crossed the line at {finish:g}, and the farthest forward any training episode reached is {far:.2f}"
+        hours = mine["elapsed_s"] / 3600
+        if mine["finished"]:
+            parts.append(f"{LABELS[method]} has finished its {total:,} steps per seed in {hours:.1f} hours: {seen}")
+        else:
+            parts.append(f"{LABELS[method]} has run {mine['steps']:,} of its {total:,} steps per seed in "
+                         f"{hours:.1f} hours ({total - mine['steps']:,} still to run); so far {seen}")
+    said = "; ".join(parts)
+    return (f"It runs on {device_label(prov, cfg)}, one process per method, at commit "
+            f"{', '.join(c[:12] for c in prov['commits'])}. " + said[0].upper() + said[1:] + ".")
 
 
 def scaling_figure(bench: dict[str, Any]) -> Figure:
