@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,12 +81,9 @@ def _kill_when_checkpointed(cmd: list[str], ckpt: Path, rng: random.Random, *, w
     return proc.returncode
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_sigkill_at_several_moments_then_resume_is_byte_identical(
-    name: str, tmp_path: Path, uninterrupted: dict[str, dict[str, bytes]]
-) -> None:
+def _sigkill_then_resume(name: str, out: Path) -> int:
+    """Kill ``name``'s smoke run with SIGKILL at up to four random moments, then let it finish; returns the kills."""
     rng = random.Random(name)
-    out = tmp_path / "cut"
     ckpt = out / f"{name}_quick_seed3.ckpt"
     cmd = _command(name, out, "--checkpoint-every", "0")
     kills = 0
@@ -98,15 +96,11 @@ def test_sigkill_at_several_moments_then_resume_is_byte_identical(
     else:  # the rest at the default checkpoint interval (a write at every step costs minutes, not coverage)
         proc = subprocess.run(_command(name, out), capture_output=True, text=True, env=_env(), timeout=600)
         assert proc.returncode == 0, proc.stderr
-    assert kills >= 2, f"{name}: the smoke run finished before it could be killed twice"
-    assert _results(out) == uninterrupted[name]
+    return kills
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_sigterm_and_time_limit_suspend_then_resume_is_byte_identical(
-    name: str, tmp_path: Path, uninterrupted: dict[str, dict[str, bytes]]
-) -> None:
-    out = tmp_path / "cut"
+def _sigterm_and_time_limit_then_resume(name: str, out: Path) -> list[int]:
+    """Stop ``name``'s smoke run with SIGTERM, then with time limits, then let it finish; returns the exit codes."""
     ckpt = out / f"{name}_quick_seed3.ckpt"
     proc = subprocess.Popen(_command(name, out, "--checkpoint-every", "0"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=_env(), text=True)
@@ -127,5 +121,48 @@ def test_sigterm_and_time_limit_suspend_then_resume_is_byte_identical(
         if done.returncode == 0:
             break
         assert done.returncode == EXIT_SUSPENDED, done.stderr
+    return codes
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[Any, Path | None, BaseException | None]]:
+    """Both interrupted ways of running every experiment, two runs at a time (each run is its own processes and
+    folder; most of a smoke run is the interpreter starting up). ``(way, name)`` → (outcome, folder, error)."""
+    ways = {"sigkill": _sigkill_then_resume, "sigterm": _sigterm_and_time_limit_then_resume}
+    jobs = [(way, name) for name in NAMES for way in ways]
+
+    def run(job: tuple[str, str]) -> tuple[Any, Path | None, BaseException | None]:
+        way, name = job
+        out = tmp_path_factory.mktemp(f"{name}_{way}") / "cut"
+        try:
+            return ways[way](name, out), out, None
+        except BaseException as err:  # reported by the test of this experiment, not by the fixture
+            return None, None, err
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(jobs, pool.map(run, jobs)))
+
+
+def _outcome(interrupted: dict, way: str, name: str) -> tuple[Any, Path]:
+    outcome, out, err = interrupted[(way, name)]
+    if err is not None:
+        raise err
+    return outcome, out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sigkill_at_several_moments_then_resume_is_byte_identical(
+    name: str, interrupted: dict, uninterrupted: dict[str, dict[str, bytes]]
+) -> None:
+    kills, out = _outcome(interrupted, "sigkill", name)
+    assert kills >= 2, f"{name}: the smoke run finished before it could be killed twice"
+    assert _results(out) == uninterrupted[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sigterm_and_time_limit_suspend_then_resume_is_byte_identical(
+    name: str, interrupted: dict, uninterrupted: dict[str, dict[str, bytes]]
+) -> None:
+    codes, out = _outcome(interrupted, "sigterm", name)
     assert codes[-1] == 0 and codes[0] == EXIT_SUSPENDED, codes
     assert _results(out) == uninterrupted[name]
