@@ -10,6 +10,11 @@ JB_FLAGS := -W -n --keep-going
 # Runs made without an output folder (the chapters' quick presets) keep their results here, keyed by the
 # package's sources, data and config: the tests, the book and make sync compute each quick preset once.
 export MAXENTRL_RESULT_CACHE ?= $(CURDIR)/.cache/results
+# torch picks its CPU kernels by the processor (AVX2, AVX-512, ...), and the sums inside them run in an
+# order that depends on the vector width. Chapter 1's bandit learners sample from their own policies, so a
+# last-bit difference changes later samples and the quoted digits. The commands pin torch to its AVX2
+# kernels, which every x86-64 machine of the last decade has: the pages' numbers are then the same on each.
+export ATEN_CPU_CAPABILITY ?= avx2
 
 .PHONY: book test student sync clean help
 

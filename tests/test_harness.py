@@ -101,9 +101,11 @@ def test_result_file_holds_results_and_provenance_file_the_rest(tmp_path: Path) 
     assert set(data) == {"experiment", "preset", "seed", "config", "results"}
     assert data["config"] == {"steps": 5, "tau": 1.0, "taus": [0.5, 1.0], "cpu_threads": 0}
     prov = json.loads((tmp_path / "toy_quick_seed3.provenance.json").read_text())
-    for key in ("preset", "seed", "device", "device_name", "torch_version", "git_commit", "wall_time_s", "date_utc",
-                "segments", "timings"):
+    for key in ("preset", "seed", "device", "device_name", "torch_version", "torch_cpu_kernels", "git_commit",
+                "wall_time_s", "date_utc", "segments", "timings"):
         assert key in prov, key
+    # the kernels torch ran on: the AVX2 ones that the Makefile and conftest pin, on any processor
+    assert prov["torch_cpu_kernels"] == torch.backends.cpu.get_cpu_capability() and "AVX512" not in prov["torch_cpu_kernels"]
     assert set(prov["timings"]) == {"stage first", "stage loop"}
     assert (tmp_path / "toy_quick_seed3_curve.csv").read_text().splitlines()[0] == "step,value"
     again = load_result(tmp_path / "toy_quick_seed3.json")

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from maxentrl.irl.city import grid_city
-from maxentrl.irl.evaluation import MODELS, compare_route_models, paired_difference
+from maxentrl.errors import ConfigError
+from maxentrl.irl.evaluation import MODELS, TIE_BITS, compare_route_models, exact_ties, paired_difference
 from maxentrl.irl.roads import competing_od_pairs, simulate_trips
 
 
@@ -18,6 +19,29 @@ def test_paired_difference() -> None:
     assert p["mean"] == pytest.approx(4 / 3)
     assert p["se"] == pytest.approx(np.std([1.0, 0.0, 3.0], ddof=1) / np.sqrt(3))
     assert p["better"] == pytest.approx(2 / 3) and p["worse"] == 0.0
+
+
+def test_exact_ties_make_equal_routes_tie_whatever_the_last_bits() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 7.0, size=40)
+    # the same 40 costs with rounding-level noise, as another processor's fit might give them
+    noisy = base * (1 + rng.uniform(-1e-14, 1e-14, size=40))
+    q = 2.0 ** (3 - TIE_BITS)  # the largest cost is below 2^3
+    for c in (base, noisy):
+        e = exact_ties(c)
+        assert np.all(np.abs(e - c) <= q / 2) and np.all(np.round(e / q) == e / q)
+        assert e.min() >= q
+    assert np.array_equal(exact_ties(base), exact_ties(noisy))
+    # two routes over the same costs in another order: float sums differ, rounded ones agree exactly
+    c = np.array([0.1, 0.2, 0.3])
+    assert (c[0] + c[1]) + c[2] != (c[2] + c[1]) + c[0]  # the tie that floating point breaks
+    e = exact_ties(c)
+    assert (e[0] + e[1]) + e[2] == (e[2] + e[1]) + e[0]
+    order = rng.permutation(40)
+    e = exact_ties(base)
+    assert sum(e.tolist()) == sum(e[order].tolist()) == sum(sorted(e.tolist()))
+    with pytest.raises(ConfigError, match="finite positive edge costs"):
+        exact_ties(np.array([1.0, 0.0]))
 
 
 def test_compare_route_models_on_a_small_city() -> None:

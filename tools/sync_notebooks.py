@@ -44,6 +44,9 @@ from typing import Any
 import nbformat
 import yaml
 
+# The chapters' kernels start from this process's environment: torch's AVX2 kernels, as the Makefile pins them.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 STUDENT = BOOK / "student"

@@ -73,6 +73,7 @@ def collect_provenance(
         "device_name": device_label if device_label is not None else device_name(device),
         "maxentrl_version": maxentrl.__version__,
         "torch_version": torch.__version__,
+        "torch_cpu_kernels": torch.backends.cpu.get_cpu_capability(),
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "platform": platform.platform(),

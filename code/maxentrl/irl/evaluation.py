@@ -43,7 +43,7 @@ from maxentrl.irl.roads import (
     shortest_paths_from,
 )
 
-__all__ = ["MODELS", "paired_difference", "compare_route_models"]
+__all__ = ["MODELS", "TIE_BITS", "exact_ties", "paired_difference", "compare_route_models"]
 
 MODELS = ("Time-based", "Max Margin", "Action", "Action (costs)", "MaxEnt")
 """The rows of Table 1, in the paper's order."""
@@ -55,6 +55,31 @@ def paired_difference(a, b) -> dict:
     se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
     return {"mean": float(d.mean()), "se": se, "n": int(len(d)),
             "better": float((d > 1e-9).mean()), "worse": float((d < -1e-9).mean())}
+
+
+TIE_BITS = 30
+"""Route costs are rounded to multiples of 2^−TIE_BITS of their largest power of two (:func:`exact_ties`)."""
+
+
+def exact_ties(edge_cost: np.ndarray) -> np.ndarray:
+    """Positive edge costs rounded so that every path's cost is summed exactly; ``(E,)`` float64.
+
+    In a grid district many routes are sums of the same costs in another
+    order. Summed in floating point they differ in the last bits, and which of
+    them a shortest-path search returns then depends on those bits, and so on
+    the processor's arithmetic and on rounding-level noise in fitted weights.
+    On multiples of q = 2^(⌈log₂ max c⌉ − TIE_BITS), every sum of fewer than
+    2^(53 − TIE_BITS) of them is exact: routes of equal cost tie exactly, and the
+    search (which keeps the first route it finds at a cost) breaks the tie the
+    same way everywhere. No cost falls below q.
+    """
+    cost = np.asarray(edge_cost, dtype=np.float64)
+    if cost.size == 0:
+        return cost
+    if not np.all(np.isfinite(cost)) or cost.min() <= 0:
+        raise ConfigError("exact_ties needs finite positive edge costs")
+    q = 2.0 ** (math.ceil(math.log2(float(cost.max()))) - TIE_BITS)
+    return np.maximum(np.round(cost / q), 1.0) * q
 
 
 def _route_cost(neg_log_pi) -> np.ndarray:
@@ -152,7 +177,7 @@ def compare_route_models(
     where = {s: i for i, s in enumerate(uniq)}
 
     def cheapest_routes(edge_cost: np.ndarray) -> list[list[int]]:
-        edge_cost = np.maximum(edge_cost, 1e-9)
+        edge_cost = exact_ties(np.maximum(edge_cost, 1e-9))
         _, pred = shortest_paths_from(mdp, edge_cost, uniq)
         return [shortest_path(mdp, edge_cost, s, g, lookup=lookup, predecessors=pred[where[s]])
                 for s, g in zip(starts, goals)]
