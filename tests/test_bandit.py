@@ -8,6 +8,7 @@ import torch
 from maxentrl.bandit import (
     BanditBatch,
     boltzmann_optimum,
+    expected_policy_gradient,
     make_bandits,
     policy_gradient_estimate,
     regularized_value,
@@ -79,6 +80,40 @@ def test_policy_gradient_estimator_is_unbiased(baseline: float | None) -> None:
     th = theta.clone().requires_grad_(True)
     (true,) = torch.autograd.grad(regularized_value(torch.softmax(th, -1), bb.r_bar, tau, log_prior=bb.log_prior).sum(), th)
     torch.testing.assert_close(expected, true, rtol=1e-12, atol=1e-13)
+
+
+def test_expected_policy_gradient_is_the_autograd_gradient_and_the_estimators_mean() -> None:
+    bb = _bandits(B=3, A=5)
+    tau = torch.tensor([0.2, 1.0, 3.0], dtype=F64)
+    theta = torch.randn(3, 5, dtype=F64, generator=torch.Generator().manual_seed(7))
+    th = theta.clone().requires_grad_(True)
+    (true,) = torch.autograd.grad(regularized_value(torch.softmax(th, -1), bb.r_bar, tau, log_prior=bb.log_prior).sum(), th)
+    exact = expected_policy_gradient(theta, bb.r_bar, tau, log_prior=bb.log_prior)
+    torch.testing.assert_close(exact, true, rtol=1e-12, atol=1e-13)
+    # the mean of the sampled estimate (leave-one-out baseline, noisy rewards) over many draws
+    samples = 400_000
+    gen = torch.Generator().manual_seed(8)
+    actions = sample_actions(torch.softmax(theta, -1), samples, generator=gen)
+    rewards = sample_rewards(bb, actions, generator=gen)
+    loo = (rewards.sum(-1, keepdim=True) - rewards) / (samples - 1)
+    estimate = policy_gradient_estimate(theta, actions, rewards, tau, log_prior=bb.log_prior, baseline=loo)
+    assert float((estimate - exact).abs().max()) < 0.01 < float(exact.abs().max())
+
+
+def test_the_expected_gradient_learner_draws_nothing_and_is_slower_on_rare_arms() -> None:
+    bb = _bandits(B=4, A=5)
+    gen = torch.Generator().manual_seed(9)
+    before = gen.get_state()
+    opts = dict(steps=200, samples=2, lr=2.0, decay_steps=50.0, power=0.6, averaging=True, gradient="expected")
+    cold = train_policy_based(bb, 0.25, generator=gen, **opts)
+    assert torch.equal(gen.get_state(), before)  # no draw
+    torch.testing.assert_close(cold, train_policy_based(bb, 0.25, **opts), rtol=0, atol=0)
+    warm = train_policy_based(bb, 1.0, **opts)
+    kl = lambda theta, tau: kl_divergence(torch.softmax(theta, -1), boltzmann_optimum(bb.r_bar, tau, log_prior=bb.log_prior))
+    # with every step scaled by π_j, the start is forgotten far more slowly at the lower temperature
+    assert float(kl(cold, 0.25).mean()) > 10 * float(kl(warm, 1.0).mean())
+    with pytest.raises(ConfigError, match="gradient must be 'sampled' or 'expected'"):
+        train_policy_based(bb, 0.25, **{**opts, "gradient": "exact"})
 
 
 def test_value_gradient_estimator_is_unbiased() -> None:

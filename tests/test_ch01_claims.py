@@ -10,7 +10,7 @@ import pytest
 from maxentrl.errors import ConfigError
 from maxentrl.experiments import RunResult, run_experiment
 from maxentrl.experiments.ch01_boltzmann import QUICK, UNDER_TRIED_BELOW, Ch01Config
-from maxentrl.figures.ch01 import ON_LINE_RATIO
+from maxentrl.figures.ch01 import ON_LINE_RATIO, ON_LINE_SLOPE
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_c14_both_learners_converge_to_pi_B(result: RunResult) -> None:
             assert curve[-1, i] < curve[0, i] / 50, (learner, tau, curve[0, i], curve[-1, i])
             assert curve[-1, i] < 0.03, (learner, tau, curve[-1, i])
             assert curve[-1, i] < 0.7 * curve[tenth, i], (learner, tau)  # still improving late on
-    assert len(result["c14_table"]) == 3 * len(result["c14_taus"])
+    assert len(result["c14_table"]) == 4 * len(result["c14_taus"])  # and the policy-based learner on the exact gradient
 
 
 def test_c14_rates_against_the_one_over_k_line(result: RunResult) -> None:
@@ -108,6 +108,21 @@ def test_c14_rates_against_the_one_over_k_line(result: RunResult) -> None:
     # the averaged policy-based learner falls at least like k^-0.6 everywhere, like 1/k at the highest tau
     assert all(rows[("policy", t)]["tail_slope"] < -0.6 for t in taus)
     assert rows[("policy", max(taus))]["tail_slope"] < -0.85
+
+
+def test_c14_the_policy_learners_slow_fall_at_low_temperature_is_what_its_start_leaves(result: RunResult) -> None:
+    """The same learner on the exact gradient (no noise) keeps a divergence that is a large part of the sampled
+    learner's at the lowest temperature, falls more slowly than 1/k there, and is negligible at the highest."""
+    rows = {(r["learner"], r["tau"]): r for r in result["c14_table"]}
+    taus = sorted(result["c14_taus"])
+    share = [rows[("policy_expected", t)]["final_kl"] / rows[("policy", t)]["final_kl"] for t in taus]
+    assert all(0 < x < 1 for x in share), share
+    assert all(a > b for a, b in zip(share, share[1:])), share  # the lower the temperature, the larger
+    assert share[0] > 0.3 and share[-1] < 0.05, share
+    assert rows[("policy_expected", taus[0])]["tail_slope"] > -1 + ON_LINE_SLOPE  # slower than 1/k
+    assert rows[("policy_expected", taus[-1])]["tail_slope"] < -1  # gone faster than the noise at τ = 1
+    curve = np.array(result["c14_kl_policy_expected"])
+    assert np.all(np.diff(curve, axis=0) <= 1e-15)  # with no noise the divergence only falls
 
 
 def test_c14_the_excess_at_low_temperature_sits_in_bandits_with_an_under_tried_arm(result: RunResult) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "sample_actions",
     "sample_rewards",
     "policy_gradient_estimate",
+    "expected_policy_gradient",
     "value_gradient_estimate",
     "learning_rate",
     "train_policy_based",
@@ -181,6 +182,28 @@ def policy_gradient_estimate(
     return score - t * kl_grad
 
 
+def expected_policy_gradient(
+    theta: Tensor, r_bar: Tensor, tau: float | Tensor, *, log_prior: Tensor | None = None
+) -> Tensor:
+    """The exact gradient ∇_θ η(π_θ) of eq. 1 for π_θ = softmax(θ): the mean of :func:`policy_gradient_estimate`; ``(B, A)``.
+
+        ∂η/∂θ_j = π_j (r̄_j − ⟨π, r̄⟩) − τ π_j (log π_j − log π̄_j − D_KL[π ‖ π̄]).
+
+    The score term's expectation is E_{a∼π}[(e_a − π) r̄(a)] = π ⊙ (r̄ − ⟨π, r̄⟩)
+    (a baseline independent of the sample adds nothing), and the KL term is the
+    estimator's own, already exact. Every arm's component carries its factor π_j.
+    """
+    check_temperature(tau)
+    log_pi = torch.log_softmax(theta, dim=-1)
+    pi = log_pi.exp()
+    log_ratio = log_pi - _log_prior(theta, log_prior)
+    kl = (pi * log_ratio).sum(-1, keepdim=True)
+    t = _per_bandit(tau, theta)
+    if isinstance(t, Tensor):
+        t = t.unsqueeze(-1)
+    return pi * (r_bar - (pi * r_bar).sum(-1, keepdim=True)) - t * pi * (log_ratio - kl)
+
+
 def value_gradient_estimate(q: Tensor, actions: Tensor, rewards: Tensor) -> Tensor:
     """Sample estimate of ∇_θ L_π(θ) = E_{a∼π, r}[∇_θ q_θ(a) (q_θ(a) − r)] for tabular q_θ = θ (eqs. 8–9); ``(B, A)``.
 
@@ -226,6 +249,7 @@ def train_policy_based(
     decay_steps: float,
     power: float = 1.0,
     averaging: bool = False,
+    gradient: str = "sampled",
     generator: torch.Generator | None = None,
     record: Callable[[int, Tensor], None] | None = None,
     state: dict | None = None,
@@ -248,6 +272,12 @@ def train_policy_based(
     small probability it is not. ``record(k, pi)`` is called with the
     (averaged) policy after step k (and k = 0). Returns the (averaged) θ.
 
+    ``gradient="expected"`` takes the exact gradient (:func:`expected_policy_gradient`)
+    in place of the sampled estimate and draws nothing: the same schedule and
+    averaging with no noise, so its divergence from π^B is what remains of the
+    start θ₀ after k steps, the part of the sampled learner's error that is not
+    noise (to second order the two add).
+
     ``on_step(k, state)`` receives the learner's whole state after step k (a
     dict of tensors and counters); passing such a ``state`` back continues the
     run from there (with the generator's state restored by the caller), so a
@@ -259,6 +289,8 @@ def train_policy_based(
     require_positive("lr", lr)
     require_positive("decay_steps", decay_steps)
     require_positive("power", power)
+    if gradient not in ("sampled", "expected"):
+        raise ConfigError(f"gradient must be 'sampled' or 'expected', got {gradient!r}")
     if state is None:
         theta = bandits.log_prior.clone()
         # means of the current block of iterates (since the last power of two) and of the block before it
@@ -271,12 +303,15 @@ def train_policy_based(
         block_mean, block_count = state["block_mean"].clone(), int(state["block_count"])
         prev_mean, prev_count = state["prev_mean"].clone(), int(state["prev_count"])
     for k in range(k0 + 1, steps + 1):
-        pi = torch.softmax(theta, -1)
-        actions = sample_actions(pi, samples, generator=generator)
-        rewards = sample_rewards(bandits, actions, generator=generator)
-        g = policy_gradient_estimate(
-            theta, actions, rewards, tau, log_prior=bandits.log_prior, baseline=_leave_one_out_mean(rewards)
-        )
+        if gradient == "expected":
+            g = expected_policy_gradient(theta, bandits.r_bar, tau, log_prior=bandits.log_prior)
+        else:
+            pi = torch.softmax(theta, -1)
+            actions = sample_actions(pi, samples, generator=generator)
+            rewards = sample_rewards(bandits, actions, generator=generator)
+            g = policy_gradient_estimate(
+                theta, actions, rewards, tau, log_prior=bandits.log_prior, baseline=_leave_one_out_mean(rewards)
+            )
         theta = theta + (lr / (1.0 + (k - 1) / decay_steps) ** power) * g
         if averaging:
             if k & (k - 1) == 0:  # k is a power of two: the current block is complete, start the next one

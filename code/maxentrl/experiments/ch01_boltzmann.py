@@ -15,7 +15,9 @@ Four claims (see the book's chapter 1):
   and the value-based learner (eqs. 8–12) both converge to π^B (eq. 2), at the
   1/k rate of a sample mean once their steps allow it (per-arm sample averages
   for the value-based learner, Polyak–Ruppert averaging for the policy-based
-  one; the Robbins–Monro schedule α₀/(1 + k/k₀) as the contrast).
+  one; the Robbins–Monro schedule α₀/(1 + k/k₀) as the contrast). The
+  policy-based learner also runs on the exact gradient: with no noise, its
+  divergence is the part of the sampled learner's that its start leaves.
 
 Everything is float64. ``quick`` runs in seconds on a CPU; ``full`` scales
 C1.2 to millions of grid points and C1.4 to tens of thousands of bandits.
@@ -356,7 +358,10 @@ def s6_check(config: Ch01Config, ctx: RunContext) -> dict:
 
 
 def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
-    """C1.4: both learners on one batch of bandits (all temperatures at once); KL(π_k ‖ π^B) over steps."""
+    """C1.4: the learners on one batch of bandits (all temperatures at once); KL(π_k ‖ π^B) over steps.
+
+    Learners: ``policy`` (sampled gradient, averaged iterates), ``value`` (sample averages), ``value_rm``
+    (Robbins–Monro steps) and ``policy_expected`` (``policy`` on the exact gradient, drawing nothing)."""
     T, B = len(config.bandit_taus), config.bandits
     bandits = make_bandits(
         T * B, config.arms, noise_std=config.noise_std, dtype=DTYPE, device=ctx.device, generator=ctx.generator(4)
@@ -375,6 +380,10 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
         ("value", train_value_based, 6, dict(step_rule="sample_average")),
         ("value_rm", train_value_based, 7, dict(step_rule="robbins_monro", lr=config.lr_value,
                                                   decay_steps=config.decay_steps)),
+        # the policy-based learner on the exact gradient: no noise, so what is left is the memory of its start
+        ("policy_expected", train_policy_based, 8, dict(lr=config.lr_policy, decay_steps=config.decay_steps,
+                                                          power=config.policy_power, averaging=True,
+                                                          gradient="expected")),
     )
     generators = [ctx.generator(stream) for _, _, stream, _ in learners]
     # the loop state: which learner runs, the finished learners' curves and the running learner's state

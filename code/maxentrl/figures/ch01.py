@@ -204,16 +204,18 @@ def has_current_bandit_learners(res: Any | None) -> bool:
     return res is not None and all(f"c14_kl_{name}" in res.results for name, _ in BANDIT_LEARNERS)
 
 
-def _plot_bandit(ax: Any, res: Any, learner: str, style: str, label: str) -> None:
+def _plot_bandit(ax: Any, res: Any, learner: str, style: str, label: str | None, lw: float = 1.5) -> None:
     steps = np.maximum(np.array(res["c14_steps"]), 0.8)
     curve = np.array(res[f"c14_kl_{learner}"])
     for i, tau in enumerate(res["c14_taus"]):
-        ax.loglog(steps, curve[:, i], style, color=f"C{i}", label=f"$\\tau = {tau}$ ({label})")
+        ax.loglog(steps, curve[:, i], style, color=f"C{i}", lw=lw,
+                  label=None if label is None else f"$\\tau = {tau}$ ({label})")
 
 
 def bandit_learning(result: Any, full: Any | None = None) -> Figure:
     """C1.4. Mean KL[π_k ‖ π^B] against the step, one panel per learner of :data:`BANDIT_LEARNERS`, with the
-    line c/k of a sample mean per temperature (dashed). ``full`` is drawn dotted when it has every learner."""
+    line c/k of a sample mean per temperature (dashed). ``full`` is drawn dotted when it has every learner. The
+    policy-based panel adds, dash-dotted, the same learner on the exact gradient where the result has it."""
     full = full if has_current_bandit_learners(full) else None
     fig, axes = new_figure(1, len(BANDIT_LEARNERS), figsize=(13, 3.8), sharey=True)
     ks = np.array(result["c14_steps"][1:], dtype=float)
@@ -221,6 +223,9 @@ def bandit_learning(result: Any, full: Any | None = None) -> Figure:
         _plot_bandit(ax, result, learner, "-", "quick")
         if full is not None:
             _plot_bandit(ax, full, learner, ":", "full")
+        if learner == "policy" and "c14_kl_policy_expected" in getattr(result, "results", result):
+            _plot_bandit(ax, result, "policy_expected", "-.", None, lw=1.0)
+            ax.loglog([], [], "-.", color="0.4", lw=1.0, label="exact gradient (quick)")
         for i, c in enumerate(result["c14_kl_constant"]):
             ax.loglog(ks, c / ks, "--", color=f"C{i}", lw=0.8)
         ax.set(xlabel="step $k$ (step 0 drawn at 0.8)", title=title, ylim=(1e-6, 10))
@@ -238,7 +243,7 @@ def bandit_rates(result: Any) -> dict[str, Any]:
     table = result["c14_table"]
     rows = {(r["learner"], r["tau"]): r for r in table}
     taus = list(result["c14_taus"])
-    learners = [r for r in table if r["learner"] != "value_rm"]
+    learners = [r for r in table if r["learner"] in ("policy", "value")]
     out: dict[str, Any] = {
         "worst": max(r["final_kl"] for r in learners),
         "drop": min(r["initial_kl"] / r["final_kl"] for r in learners),
@@ -320,9 +325,20 @@ def bandit_verdicts(result: Any) -> dict[str, str]:
     slower = [t for t in taus if t not in steep]
     if steep and slower:
         policy += f" and more slowly at τ = {_taus_text(slower)}"
-    policy += (f", with k KL/c from {min(ratios):.1f} to {max(ratios):.1f}: its gradient estimate carries the "
-               "spread of the rewards around the baseline as well as their noise, and it averages only the last half "
-               "to three quarters of its iterates, which alone multiplies k KL by 4/3 to 2.")
+    policy += f", with k KL/c from {min(ratios):.1f} to {max(ratios):.1f}."
+    if all(("policy_expected", t) in rows for t in taus):
+        share = [rows[("policy_expected", t)]["final_kl"] / rows[("policy", t)]["final_kl"] for t in taus]
+        exact, sampled = rows[("policy_expected", min(taus))], rows[("policy", min(taus))]
+        policy += (" Run on the exact gradient instead (dash-dotted), the same learner has no noise, so its divergence "
+                   "is what its start leaves after k steps: at the last step it is "
+                   + ", ".join(f"{x:.0%}" for x in share) + f" of the sampled learner's at τ = {_taus_text(taus)}, "
+                   f"and at τ = {min(taus)} it falls with a tail slope of {exact['tail_slope']:.2f} (the sampled learner: "
+                   f"{sampled['tail_slope']:.2f}). Each component of the gradient carries its arm's probability, so an "
+                   "arm that π^B makes rare moves slowly, the more so the lower the temperature, and the average of "
+                   "the last half to three quarters of the iterates still holds part of the start.")
+    policy += (" What noise adds to k KL/c has two sources: that window of averaged iterates, which alone multiplies "
+               "k KL by 4/3 to 2, and the gradient estimate, which carries the spread of the rewards around the "
+               "baseline as well as their noise.")
     low = min(taus)
     rm, sa = rows[("value_rm", low)], rows[("value", low)]
     if rm["final_kl"] > sa["final_kl"]:
@@ -376,7 +392,9 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
                       + (f"τ = {_taus_text(on)}" if on else "no temperature")
                       + ", and the averaged policy-based learner falls like 1/k at "
                       + (f"τ = {_taus_text(steep)}" if steep else "no temperature") + "."
-                      + _ratio_trend(full, [t for t in full["c14_taus"] if t not in on]))
+                      + _ratio_trend(full, [t for t in full["c14_taus"] if t not in on])
+                      + ("" if "c14_kl_policy_expected" in full.results else
+                         " That run predates the policy-based learner on the exact gradient."))
     else:
         out["c14"] = ("The committed full run used the learners' earlier step schedules, so its rates are not "
                       "those of this page's learners.")
@@ -399,7 +417,7 @@ def _ratio_trend(res: Any, taus: list[float]) -> str:
 
 
 _LEARNER_NAMES = {"policy": "policy-based, averaged", "value": "value-based, sample averages",
-                  "value_rm": "value-based, Robbins-Monro"}
+                  "value_rm": "value-based, Robbins-Monro", "policy_expected": "policy-based, exact gradient"}
 
 
 def bandit_table(result: Any) -> str:
