@@ -64,6 +64,32 @@ def test_a_partial_result_joins_the_checkpoints_of_split_processes(tmp_path) -> 
     with pytest.raises(ConfigError, match="cannot read the checkpoint"):
         partial_result(tmp_path / "nowhere.ckpt")
 
+    # an earlier run whose checkpoints are gone: its finished stage and the progress the new checkpoint does not
+    # redo are kept; the stage started again replaces its earlier progress, which is kept as superseded
+    earlier = json.loads(json.dumps(part))
+    joined = partial_result(ckpts[1], earlier=earlier)
+    assert joined["finished_stages"] == ["C3.1"] and joined["results"] == part["results"]
+    assert [p["stage"] for p in joined["in_progress"]] == ["C3.4 sql", "C3.4 ddpg"]
+    assert joined["in_progress"][1] == earlier["in_progress"][1]
+    (old,) = joined["superseded"]
+    rows = earlier["in_progress"][0]["results"]["c34_sql_table"]
+    assert old == {"stage": "C3.4 sql", "steps": earlier["in_progress"][0]["steps"],
+                   "elapsed_s": earlier["in_progress"][0]["elapsed_s"], "commits": earlier["provenance"]["commits"],
+                   "seeds": seeds, "crossed": sum(r["crossed"] for r in rows),
+                   "max_forward": max(r["max_forward"] for r in rows)}
+    prov = joined["provenance"]
+    assert len(prov["segments"]) == 4 and prov["wall_time_s"] == pytest.approx(
+        sum(seg["wall_time_s"] for seg in prov["segments"]), abs=0.11)
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    written = json.loads(save_partial([ckpts[1]], tmp_path / "out", earlier=tmp_path / "earlier.json").read_text())
+    assert written["superseded"] == joined["superseded"]
+    with pytest.raises(ConfigError, match=r"had finished C3\.1, which the checkpoints run again"):
+        partial_result(ckpts[0], earlier=earlier)
+    with pytest.raises(ConfigError, match=r"belongs to another run \(its seed differs\)"):
+        partial_result(ckpts[1], earlier={**earlier, "seed": 1})
+    with pytest.raises(ConfigError, match="cannot read the earlier partial result"):
+        partial_result(ckpts[1], earlier=tmp_path / "nowhere.json")
+
 
 def test_full_run_status_reads_the_committed_files() -> None:
     status = full_run_status()
@@ -155,7 +181,7 @@ def test_the_committed_run_at_the_preset_budget_is_of_the_full_preset_and_adds_u
         for r in rows:
             assert r["max_forward"] == max(e[2] for e in episodes if e[1] == r["seed"])
             assert r["crossed"] == (r["max_forward"] >= full.c34_finish)
-        assert f"{mine['steps']:,} of its {full.c34_steps:,}" in sentence or mine["finished"]
+        assert f"after {mine['steps']:,} of its {full.c34_steps:,}" in sentence or mine["finished"]
         assert f"{sum(r['crossed'] for r in rows)} of {full.c34_seeds} seeds crossed" in sentence
 
 
@@ -163,15 +189,26 @@ def test_the_preset_budget_sentence_says_what_is_finished_running_and_not_starte
     from maxentrl.figures.ch03 import preset_budget_sentence
 
     rows = [{"seed": 0, "max_forward": 3.5, "crossed": True}, {"seed": 1, "max_forward": 1.25, "crossed": False}]
-    status = {"config": {"c34_steps": 1000, "c34_finish": 3.0},
+    status = {"config": {"c34_steps": 1000, "c34_finish": 3.0, "c34_min_replay": 100},
               "provenance": {"device_name": "CPU (Test, 1 threads)", "commits": ["b" * 40]},
               "methods": {"ddpg": {"steps": 400, "finished": False, "elapsed_s": 7200.0,
                                    "results": {"c34_ddpg_table": rows}}}}
     text = preset_budget_sentence(status)
-    assert text.startswith("It runs on CPU (Test, 1 thread), one process per method, at commit bbbbbbbbbbbb. ")
+    assert text.startswith("It ran on CPU (Test, 1 thread), one process per method, at commit bbbbbbbbbbbb. ")
     assert "Soft Q-learning has not started; DDPG" in text
-    assert "DDPG has run 400 of its 1,000 steps per seed in 2.0 hours (600 still to run)" in text
-    assert "so far 1 of 2 seeds crossed the line at 3, and the farthest forward any training episode reached is 3.50" in text
+    # 2 hours for 300 steps past the 100 that fill the memory: 900 such steps take 6 hours
+    assert ("DDPG stopped after 400 of its 1,000 steps per seed, 2.0 hours in, and at its pace after the first 100 "
+            "(which only fill the replay memory) the whole stage takes about 6.0 hours") in text
+    assert "by then 1 of 2 seeds crossed the line at 3, and the farthest forward any training episode reached is 3.50" in text
+    status["methods"]["ddpg"].update(steps=50)
+    assert "DDPG stopped after 50 of its 1,000 steps per seed, 2.0 hours in; by then" in preset_budget_sentence(status)
+    status["superseded"] = [{"stage": "C3.4 ddpg", "steps": 300, "elapsed_s": 3600.0, "commits": ["c" * 40],
+                             "seeds": 2, "crossed": 0, "max_forward": 2.5}]
+    assert preset_budget_sentence(status).endswith(
+        " An earlier run of the stage C3.4 ddpg, at commit cccccccccccc, had reached 300 steps per seed in 1.0 hours "
+        "(0 of 2 seeds across the line, the farthest forward 2.50) when its checkpoint was lost; the run above started "
+        "it again from step 0.")
+    status["superseded"] = []
     status["methods"]["ddpg"].update(steps=1000, finished=True)
     assert "DDPG has finished its 1,000 steps per seed in 2.0 hours: 1 of 2 seeds crossed" in preset_budget_sentence(status)
     assert preset_budget_sentence(None) == "No run of the swimmer stages at the preset's budget is committed yet."

@@ -467,7 +467,7 @@ STAGE_NAMES = ("C3.1", "C3.2", "C3.3 sql", "C3.3 ddpg", "C3.4 sql", "C3.4 ddpg")
 """The experiment's stages, in order."""
 
 
-def partial_result(*checkpoints: str | Path) -> dict:
+def partial_result(*checkpoints: str | Path, earlier: dict | str | Path | None = None) -> dict:
     """What the checkpoints of an unfinished run hold: finished stages' results, each stage in progress, provenance.
 
     One checkpoint per process, when the run's stages were split over
@@ -478,7 +478,65 @@ def partial_result(*checkpoints: str | Path) -> dict:
     next to where the result would go. A swimmer stage in progress (C3.4)
     also reports what its training episodes show so far, in the form of the
     finished stage's results without the final policy's evaluation.
+
+    ``earlier`` (a partial result or its file) adds what an earlier run of the
+    same experiment, preset, seed and config had done whose checkpoints are
+    gone: its finished stages, and its stages in progress that the checkpoints
+    do not run. A stage that the checkpoints run again from its start
+    replaces the earlier run's progress on it, which is kept under
+    ``superseded`` (stage, steps, run time, commits).
     """
+    part = _partial_from_checkpoints(checkpoints)
+    return part if earlier is None else _join_earlier(part, earlier)
+
+
+def _join_earlier(part: dict, earlier: dict | str | Path) -> dict:
+    """:func:`partial_result`'s ``earlier``: the earlier run's finished stages and progress joined to ``part``."""
+    import json
+
+    if not isinstance(earlier, dict):
+        try:
+            earlier = json.loads(Path(earlier).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot read the earlier partial result {earlier} ({type(err).__name__})") from None
+    for key in ("experiment", "preset", "seed", "config"):
+        if earlier.get(key) != part[key]:
+            raise ConfigError(f"the earlier partial result belongs to another run (its {key} differs)")
+    ours = set(part["finished_stages"]) | {ip["stage"] for ip in part["in_progress"]}
+    redone = [n for n in earlier["finished_stages"] if n in ours]
+    if redone:
+        raise ConfigError(f"the earlier run had finished {', '.join(redone)}, which the checkpoints run again")
+    finished = set(part["finished_stages"]) | set(earlier["finished_stages"])
+    old = earlier["provenance"]
+    superseded = list(earlier.get("superseded", [])) + [
+        _progress_summary(ip, old["commits"]) for ip in earlier["in_progress"] if ip["stage"] in ours]
+    prov = part["provenance"]
+    segments = old["segments"] + prov["segments"]
+    return {
+        **part,
+        "finished_stages": [n for n in STAGE_NAMES if n in finished],
+        "results": {**earlier["results"], **part["results"]},
+        "in_progress": part["in_progress"] + [ip for ip in earlier["in_progress"] if ip["stage"] not in ours],
+        "superseded": superseded,
+        "provenance": {**prov, "device_name": "; ".join(sorted({seg["device_name"] for seg in segments})),
+                       "commits": sorted({seg["commit"] for seg in segments}), "segments": segments,
+                       "wall_time_s": round(sum(seg["wall_time_s"] for seg in segments), 1),
+                       "stage_timings_s": {**old["stage_timings_s"], **prov["stage_timings_s"]}},
+    }
+
+
+def _progress_summary(ip: dict, commits: list[str]) -> dict:
+    """A stage's progress without its episodes: steps, run time, commits and, for a swimmer stage, how many
+    seeds had crossed the line and the farthest forward point of any training episode."""
+    out = {"stage": ip["stage"], "steps": ip["steps"], "elapsed_s": ip["elapsed_s"], "commits": list(commits)}
+    if "results" in ip:
+        rows = ip["results"][f"c34_{ip['stage'].split()[1]}_table"]
+        out.update(seeds=len(rows), crossed=sum(bool(r["crossed"]) for r in rows),
+                   max_forward=max(r["max_forward"] for r in rows))
+    return out
+
+
+def _partial_from_checkpoints(checkpoints: tuple[str | Path, ...]) -> dict:
     from maxentrl.device import device_name
     from maxentrl.provenance import to_jsonable
 
@@ -527,13 +585,15 @@ def partial_result(*checkpoints: str | Path) -> dict:
     }
 
 
-def save_partial(checkpoints: str | Path | list[str | Path], out: str | Path) -> Path:
-    """Write :func:`partial_result` of ``checkpoints`` (one path or a list) as ``<stem>.partial.json`` into ``out``."""
+def save_partial(checkpoints: str | Path | list[str | Path], out: str | Path,
+                 earlier: dict | str | Path | None = None) -> Path:
+    """Write :func:`partial_result` of ``checkpoints`` (one path or a list, and ``earlier``) as
+    ``<stem>.partial.json`` into ``out``."""
     from maxentrl.experiments.harness import result_stem
     from maxentrl.provenance import atomic_write_json
 
     paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
-    part = partial_result(*paths)
+    part = partial_result(*paths, earlier=earlier)
     path = Path(out) / f"{result_stem(part['experiment'], part['preset'], part['seed'])}.partial.json"
     atomic_write_json(path, part)
     return path
@@ -611,7 +671,8 @@ def preset_budget_status(seed: int = 0) -> dict | None:
     Besides :func:`full_run_status`'s keys: ``methods``, per method ``steps``
     (per seed, so far), ``finished`` (bool), ``elapsed_s`` (the stage's run
     time so far) and ``results`` (the stage's results, or what its training
-    shows so far).
+    shows so far); and ``superseded``, the progress of earlier runs of a stage
+    that was started again (:func:`partial_result`'s ``earlier``).
     """
     from maxentrl.paths import data_dir
 
@@ -637,6 +698,7 @@ def preset_budget_status(seed: int = 0) -> dict | None:
                 methods[method] = {"steps": ip["steps"], "finished": False, "elapsed_s": ip["elapsed_s"],
                                    "results": ip["results"]}
     status["methods"] = methods
+    status["superseded"] = part.get("superseded", [])
     return status
 
 

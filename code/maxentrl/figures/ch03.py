@@ -224,11 +224,23 @@ def preset_budget_sentence(status: dict[str, Any] | None) -> str:
         if mine["finished"]:
             parts.append(f"{LABELS[method]} has finished its {total:,} steps per seed in {hours:.1f} hours: {seen}")
         else:
-            parts.append(f"{LABELS[method]} has run {mine['steps']:,} of its {total:,} steps per seed in "
-                         f"{hours:.1f} hours ({total - mine['steps']:,} still to run); so far {seen}")
+            steps, warm = mine["steps"], int(cfg.get("c34_min_replay", 0))
+            pace = (f", and at its pace after the first {warm:,} (which only fill the replay memory) the whole stage "
+                    f"takes about {mine['elapsed_s'] * (total - warm) / (steps - warm) / 3600:.1f} hours"
+                    if steps > warm else "")
+            parts.append(f"{LABELS[method]} stopped after {steps:,} of its {total:,} steps per seed, {hours:.1f} hours "
+                         f"in{pace}; by then {seen}")
     said = "; ".join(parts)
-    return (f"It runs on {device_label(prov, cfg)}, one process per method, at commit "
-            f"{', '.join(c[:12] for c in prov['commits'])}. " + said[0].upper() + said[1:] + ".")
+    before = ""
+    for old in status.get("superseded", []):
+        seen = (f" ({old['crossed']} of {old['seeds']} seeds across the line, the farthest forward "
+                f"{old['max_forward']:.2f})" if "crossed" in old else "")
+        before += (f" An earlier run of the stage {old['stage']}, at commit {', '.join(c[:12] for c in old['commits'])}, "
+                   f"had reached {old['steps']:,} steps per seed in {old['elapsed_s'] / 3600:.1f} hours{seen} when "
+                   "its checkpoint was lost; the run above started it again from step 0.")
+    return (f"It ran on {device_label(prov, cfg)}, one process per method, at commit"
+            f"{'s' if len(prov['commits']) > 1 else ''} {', '.join(c[:12] for c in prov['commits'])}. "
+            + said[0].upper() + said[1:] + "." + before)
 
 
 def scaling_figure(bench: dict[str, Any]) -> Figure:
