@@ -212,3 +212,19 @@ def test_the_preset_budget_sentence_says_what_is_finished_running_and_not_starte
     status["methods"]["ddpg"].update(steps=1000, finished=True)
     assert "DDPG has finished its 1,000 steps per seed in 2.0 hours: 1 of 2 seeds crossed" in preset_budget_sentence(status)
     assert preset_budget_sentence(None) == "No run of the swimmer stages at the preset's budget is committed yet."
+
+
+def test_the_preset_budget_says_what_is_still_to_run() -> None:
+    from maxentrl.figures.ch03 import preset_budget_to_run
+
+    status = {"config": {"c34_seeds": 8}, "methods": {"ddpg": {"finished": True}, "sql": {"finished": False}}}
+    assert preset_budget_to_run(status) == (
+        "At the preset's budget, soft Q-learning is still to run to the end. A run resumes from its checkpoint, but "
+        "that holds 8 replay memories (one per seed), too large to commit, so a machine that does not keep it starts "
+        "the stage again from step 0.")
+    status["methods"]["sql"]["finished"] = True
+    assert preset_budget_to_run(status) == "At the preset's budget, both swimmer stages have run to their end."
+    del status["methods"]["sql"]
+    status["methods"]["ddpg"]["finished"] = False
+    assert "soft Q-learning and DDPG are still to run to the end." in preset_budget_to_run(status)
+    assert preset_budget_to_run(None) == "At the preset's budget, both swimmer stages are still to run."

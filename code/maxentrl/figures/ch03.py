@@ -243,6 +243,20 @@ def preset_budget_sentence(status: dict[str, Any] | None) -> str:
             + said[0].upper() + said[1:] + "." + before)
 
 
+def preset_budget_to_run(status: dict[str, Any] | None) -> str:
+    """A sentence on what of the swimmer stages at the ``full`` preset's budget is still to run, from
+    :func:`maxentrl.experiments.ch03_soft_q_learning.preset_budget_status`."""
+    if status is None:
+        return "At the preset's budget, both swimmer stages are still to run."
+    todo = [LABELS[m] for m in ("sql", "ddpg") if not status["methods"].get(m, {}).get("finished", False)]
+    if not todo:
+        return "At the preset's budget, both swimmer stages have run to their end."
+    seeds = int(status["config"]["c34_seeds"])
+    return (f"At the preset's budget, {' and '.join(todo)} {'is' if len(todo) == 1 else 'are'} still to run to the end. "
+            f"A run resumes from its checkpoint, but that holds {seeds} replay memories (one per seed), too large to "
+            "commit, so a machine that does not keep it starts the stage again from step 0.")
+
+
 def scaling_figure(bench: dict[str, Any]) -> Figure:
     """Updates per second (summed over seeds) against the number of seeds trained in one process."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
