@@ -209,6 +209,9 @@ def test_the_preset_budget_sentence_says_what_is_finished_running_and_not_starte
         "(0 of 2 seeds across the line, the farthest forward 2.50) when its checkpoint was lost; the run above started "
         "it again from step 0.")
     status["superseded"] = []
+    status["provenance"] = {"device_name": "CPU (Test, 1 thread); CPU (Test, 2 threads)", "commits": ["b" * 40, "c" * 40]}
+    assert preset_budget_sentence(status).startswith(
+        "Its processes ran on CPU (Test, 1 thread) and CPU (Test, 2 threads), at commits bbbbbbbbbbbb, cccccccccccc. ")
     status["methods"]["ddpg"].update(steps=1000, finished=True)
     assert "DDPG has finished its 1,000 steps per seed in 2.0 hours: 1 of 2 seeds crossed" in preset_budget_sentence(status)
     assert preset_budget_sentence(None) == "No run of the swimmer stages at the preset's budget is committed yet."

@@ -238,9 +238,11 @@ def preset_budget_sentence(status: dict[str, Any] | None) -> str:
         before += (f" An earlier run of the stage {old['stage']}, at commit {', '.join(c[:12] for c in old['commits'])}, "
                    f"had reached {old['steps']:,} steps per seed in {old['elapsed_s'] / 3600:.1f} hours{seen} when "
                    "its checkpoint was lost; the run above started it again from step 0.")
-    return (f"It ran on {device_label(prov, cfg)}, one process per method, at commit"
-            f"{'s' if len(prov['commits']) > 1 else ''} {', '.join(c[:12] for c in prov['commits'])}. "
-            + said[0].upper() + said[1:] + "." + before)
+    devices = device_label(prov, cfg).split("; ")
+    commits = f"at commit{'s' if len(prov['commits']) > 1 else ''} {', '.join(c[:12] for c in prov['commits'])}"
+    where = (f"It ran on {devices[0]}, one process per method, {commits}. " if len(devices) == 1 else
+             f"Its processes ran on {' and '.join(devices)}, {commits}. ")
+    return where + said[0].upper() + said[1:] + "." + before
 
 
 def preset_budget_to_run(status: dict[str, Any] | None) -> str:
