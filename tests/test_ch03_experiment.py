@@ -65,9 +65,14 @@ def test_a_partial_result_joins_the_checkpoints_of_split_processes(tmp_path) -> 
         partial_result(tmp_path / "nowhere.ckpt")
 
     # an earlier run whose checkpoints are gone: its finished stage and the progress the new checkpoint does not
-    # redo are kept; the stage started again replaces its earlier progress, which is kept as superseded
+    # redo are kept; the stage started again (in a new folder, from step 0) replaces its earlier progress, which is
+    # kept as superseded
     earlier = json.loads(json.dumps(part))
-    joined = partial_result(ckpts[1], earlier=earlier)
+    with pytest.raises(RunSuspended):
+        run_experiment(NAME, device="cpu", out=tmp_path / "b2", progress=False, overrides=smoke, checkpoint_every=0,
+                       time_limit=1e-3, stages={"C3.4 sql"})
+    again = tmp_path / "b2" / f"{NAME}_quick_seed0.ckpt"
+    joined = partial_result(again, earlier=earlier)
     assert joined["finished_stages"] == ["C3.1"] and joined["results"] == part["results"]
     assert [p["stage"] for p in joined["in_progress"]] == ["C3.4 sql", "C3.4 ddpg"]
     assert joined["in_progress"][1] == earlier["in_progress"][1]
@@ -81,8 +86,21 @@ def test_a_partial_result_joins_the_checkpoints_of_split_processes(tmp_path) -> 
     assert len(prov["segments"]) == 4 and prov["wall_time_s"] == pytest.approx(
         sum(seg["wall_time_s"] for seg in prov["segments"]), abs=0.11)
     (tmp_path / "earlier.json").write_text(json.dumps(earlier))
-    written = json.loads(save_partial([ckpts[1]], tmp_path / "out", earlier=tmp_path / "earlier.json").read_text())
+    written = json.loads(save_partial([again], tmp_path / "out", earlier=tmp_path / "earlier.json").read_text())
     assert written["superseded"] == joined["superseded"]
+
+    # a checkpoint that the earlier result was written from, carried on: the stage is further along, nothing is
+    # superseded, and the segments the two share are counted once
+    with pytest.raises(RunSuspended):
+        run_experiment(NAME, device="cpu", out=tmp_path / "b", progress=False, overrides=smoke, checkpoint_every=0,
+                       time_limit=1e-3, stages={"C3.4 sql"})
+    carried = partial_result(ckpts[1], earlier=earlier)
+    assert carried.get("superseded") == [] and carried["in_progress"][0]["stage"] == "C3.4 sql"
+    assert carried["in_progress"][0]["steps"] > earlier["in_progress"][0]["steps"]
+    assert carried["in_progress"][1] == earlier["in_progress"][1]
+    prov = carried["provenance"]
+    assert len(prov["segments"]) == 4 and len({(g["started_utc"], g["wall_time_s"]) for g in prov["segments"]}) == 4
+    assert prov["wall_time_s"] == pytest.approx(sum(seg["wall_time_s"] for seg in prov["segments"]), abs=0.11)
     with pytest.raises(ConfigError, match=r"had finished C3\.1, which the checkpoints run again"):
         partial_result(ckpts[0], earlier=earlier)
     with pytest.raises(ConfigError, match=r"belongs to another run \(its seed differs\)"):
@@ -220,14 +238,47 @@ def test_the_preset_budget_sentence_says_what_is_finished_running_and_not_starte
 def test_the_preset_budget_says_what_is_still_to_run() -> None:
     from maxentrl.figures.ch03 import preset_budget_to_run
 
-    status = {"config": {"c34_seeds": 8}, "methods": {"ddpg": {"finished": True}, "sql": {"finished": False}}}
+    def table(method: str, *crossed: bool) -> dict:
+        return {f"c34_{method}_table": [{"seed": i, "crossed": c} for i, c in enumerate(crossed)]}
+
+    status = {"config": {"c34_seeds": 4}, "methods": {"ddpg": {"finished": True, "results": table("ddpg", 0, 0, 1, 0)},
+                                                     "sql": {"finished": False, "results": table("sql", 0, 0, 0, 0)}}}
     assert preset_budget_to_run(status) == (
         "At the preset's budget, soft Q-learning is still to run to the end. A run resumes from its checkpoint, but "
-        "that holds 8 replay memories (one per seed), too large to commit, so a machine that does not keep it starts "
+        "that holds 4 replay memories (one per seed), too large to commit, so a machine that does not keep it starts "
         "the stage again from step 0.")
     status["methods"]["sql"]["finished"] = True
-    assert preset_budget_to_run(status) == "At the preset's budget, both swimmer stages have run to their end."
+    assert preset_budget_to_run(status) == (
+        "At the preset's budget, both swimmer stages have run to their end: 0 of 4 soft Q-learning seeds (0%) and "
+        "1 of 4 DDPG seeds (25%) crossed the line, against the paper's 100% and 80% after 500 epochs of 10,000 steps "
+        "(5,000,000 steps), so C3.4 does not reproduce at this budget either.")
+    status["config"]["c34_finish"] = 3.0
+    for m, xs in (("sql", (0.5, -0.25, 1.0, 0.75)), ("ddpg", (2.0, 1.0, -1.0, 0.0))):
+        for r, x in zip(status["methods"][m]["results"][f"c34_{m}_table"], xs):
+            r.update(final_mean_x=x, final_forward_share=float(x > 0))
+    assert preset_budget_to_run(status).endswith(
+        "so C3.4 does not reproduce at this budget either. The final policies end 75% (soft Q-learning) and 50% "
+        "(DDPG) of their evaluation rollouts ahead of the start, on average at x = 0.50 and 0.50, against the line at 3.")
+    status["methods"]["sql"]["results"] = table("sql", 1, 1, 1, 1)
+    assert preset_budget_to_run(status).endswith("4 of 4 soft Q-learning seeds (100%) and 1 of 4 DDPG seeds (25%) "
+                                                 "crossed the line, against the paper's 100% and 80% after 500 epochs "
+                                                 "of 10,000 steps (5,000,000 steps), so C3.4 holds at this budget.")
+    status["methods"]["ddpg"]["results"] = table("ddpg", 1, 1, 1, 1)
+    assert preset_budget_to_run(status).endswith("so C3.4 holds only in part at this budget.")
+    status["methods"]["sql"]["results"] = table("sql", 1, 0, 1, 1)
+    status["methods"]["ddpg"]["results"] = table("ddpg", 0, 0, 0, 0)
+    assert preset_budget_to_run(status).endswith("so C3.4 holds only in part at this budget.")
     del status["methods"]["sql"]
     status["methods"]["ddpg"]["finished"] = False
     assert "soft Q-learning and DDPG are still to run to the end." in preset_budget_to_run(status)
     assert preset_budget_to_run(None) == "At the preset's budget, both swimmer stages are still to run."
+
+
+def test_the_preset_budget_caption_says_whether_the_stages_finished() -> None:
+    from maxentrl.figures.ch03 import preset_budget_caption
+
+    status = {"methods": {"ddpg": {"finished": True}, "sql": {"finished": False}}}
+    assert preset_budget_caption(status).startswith("as far as it got (a stage stopped in training")
+    status["methods"]["sql"]["finished"] = True
+    assert preset_budget_caption(status) == "with both stages run to their end and their final policies evaluated"
+    assert preset_budget_caption(None).startswith("as far as it got")

@@ -480,9 +480,12 @@ def partial_result(*checkpoints: str | Path, earlier: dict | str | Path | None =
     finished stage's results without the final policy's evaluation.
 
     ``earlier`` (a partial result or its file) adds what an earlier run of the
-    same experiment, preset, seed and config had done whose checkpoints are
-    gone: its finished stages, and its stages in progress that the checkpoints
-    do not run. A stage that the checkpoints run again from its start
+    same experiment, preset, seed and config had done: its finished stages,
+    and its stages in progress that the checkpoints do not run. Where the
+    checkpoints carried on from one that the earlier result was written from
+    (they share its segments, each segment once in the provenance), a stage
+    in progress there is simply further along now. A stage that the
+    checkpoints ran again from its start, the earlier checkpoint being gone,
     replaces the earlier run's progress on it, which is kept under
     ``superseded`` (stage, steps, run time, commits).
     """
@@ -507,11 +510,18 @@ def _join_earlier(part: dict, earlier: dict | str | Path) -> dict:
     if redone:
         raise ConfigError(f"the earlier run had finished {', '.join(redone)}, which the checkpoints run again")
     finished = set(part["finished_stages"]) | set(earlier["finished_stages"])
-    old = earlier["provenance"]
+    old, prov = earlier["provenance"], part["provenance"]
+
+    def key(seg: dict) -> tuple:
+        return seg["started_utc"], seg["commit"], seg["wall_time_s"]
+
+    mine = {key(seg) for seg in prov["segments"]}
+    shared = any(key(seg) in mine for seg in old["segments"])
+    now = {**prov["stage_timings_s"], **{f"stage {ip['stage']}": ip["elapsed_s"] for ip in part["in_progress"]}}
     superseded = list(earlier.get("superseded", [])) + [
-        _progress_summary(ip, old["commits"]) for ip in earlier["in_progress"] if ip["stage"] in ours]
-    prov = part["provenance"]
-    segments = old["segments"] + prov["segments"]
+        _progress_summary(ip, old["commits"]) for ip in earlier["in_progress"]
+        if ip["stage"] in ours and not (shared and now.get(f"stage {ip['stage']}", 0.0) >= ip["elapsed_s"])]
+    segments = [seg for seg in old["segments"] if key(seg) not in mine] + prov["segments"]
     return {
         **part,
         "finished_stages": [n for n in STAGE_NAMES if n in finished],

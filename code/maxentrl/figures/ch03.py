@@ -245,6 +245,13 @@ def preset_budget_sentence(status: dict[str, Any] | None) -> str:
     return where + said[0].upper() + said[1:] + "." + before
 
 
+def preset_budget_caption(status: dict[str, Any] | None) -> str:
+    """How far the run of the swimmer stages at the ``full`` preset's budget got, for its figure's caption."""
+    if status and all(status["methods"].get(m, {}).get("finished", False) for m in ("sql", "ddpg")):
+        return "with both stages run to their end and their final policies evaluated"
+    return "as far as it got (a stage stopped in training has no final policy, so its panels name only the seed)"
+
+
 def preset_budget_to_run(status: dict[str, Any] | None) -> str:
     """A sentence on what of the swimmer stages at the ``full`` preset's budget is still to run, from
     :func:`maxentrl.experiments.ch03_soft_q_learning.preset_budget_status`."""
@@ -252,7 +259,23 @@ def preset_budget_to_run(status: dict[str, Any] | None) -> str:
         return "At the preset's budget, both swimmer stages are still to run."
     todo = [LABELS[m] for m in ("sql", "ddpg") if not status["methods"].get(m, {}).get("finished", False)]
     if not todo:
-        return "At the preset's budget, both swimmer stages have run to their end."
+        crossed = {m: [r["crossed"] for r in status["methods"][m]["results"][f"c34_{m}_table"]] for m in ("sql", "ddpg")}
+        said = " and ".join(f"{sum(c)} of {len(c)} {LABELS[m]} seeds ({100 * sum(c) / len(c):.0f}%)"
+                            for m, c in crossed.items())
+        holds = all(crossed["sql"]) and not all(crossed["ddpg"])
+        verdict = ("so C3.4 holds at this budget" if holds else "so C3.4 does not reproduce at this budget either"
+                   if not any(crossed["sql"]) else "so C3.4 holds only in part at this budget")
+        out = (f"At the preset's budget, both swimmer stages have run to their end: {said} crossed the line, "
+               f"against the paper's 100% and 80% after 500 epochs of 10,000 steps (5,000,000 steps), {verdict}.")
+        tables = {m: status["methods"][m]["results"][f"c34_{m}_table"] for m in ("sql", "ddpg")}
+        if all("final_mean_x" in r for rows in tables.values() for r in rows):
+            share = {m: 100 * float(np.mean([r["final_forward_share"] for r in rows])) for m, rows in tables.items()}
+            mean_x = {m: float(np.mean([r["final_mean_x"] for r in rows])) for m, rows in tables.items()}
+            out += (f" The final policies end {share['sql']:.0f}% ({LABELS['sql']}) and {share['ddpg']:.0f}% "
+                    f"({LABELS['ddpg']}) of their evaluation rollouts ahead of the start, on average at "
+                    f"x = {mean_x['sql']:.2f} and {mean_x['ddpg']:.2f}, against the line at "
+                    f"{status['config']['c34_finish']:g}.")
+        return out
     seeds = int(status["config"]["c34_seeds"])
     return (f"At the preset's budget, {' and '.join(todo)} {'is' if len(todo) == 1 else 'are'} still to run to the end. "
             f"A run resumes from its checkpoint, but that holds {seeds} replay memories (one per seed), too large to "
