@@ -91,3 +91,26 @@ def test_finish_line_swimmer_reward_and_exact_state_round_trip() -> None:
     set_mujoco_state(twin, state)
     second = [twin.step(a)[0] for a in actions]
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_a_traveling_wave_swims_past_the_full_presets_line_in_one_episode() -> None:
+    pytest.importorskip("mujoco")
+    from maxentrl.envs.swimmer import best_traveling_wave, make_finish_line_swimmer, traveling_wave_x
+    from maxentrl.experiments.ch03_soft_q_learning import FULL
+
+    env = make_finish_line_swimmer(horizon=FULL.c34_horizon)
+    # the wave travels tail-ward for one sign of the phase and head-ward for the other; a standing wave stays put
+    assert traveling_wave_x(env, 43.0, -0.93) > FULL.c34_finish and traveling_wave_x(env, 57.0, 0.42) < -FULL.c34_finish
+    assert traveling_wave_x(env, 43.0, 0.93) < 0 < traveling_wave_x(env, 57.0, -0.42)
+    assert abs(traveling_wave_x(env, 43.0, math.pi)) < 0.1
+    assert traveling_wave_x(env, 43.0, -0.93) == traveling_wave_x(env, 43.0, -0.93)  # deterministic for a seed
+    grid = best_traveling_wave(horizon=FULL.c34_horizon, periods=(40, 50), phases=6, refine=0)
+    fwd, back = grid["forward"], grid["backward"]
+    assert fwd["x"] > 0 > back["x"] and fwd["phase"] < 0 < back["phase"]
+    assert fwd["x"] == traveling_wave_x(env, fwd["period"], fwd["phase"])
+    refined = best_traveling_wave(horizon=FULL.c34_horizon, periods=(40, 50), phases=6, refine=8)
+    assert refined["forward"]["x"] >= fwd["x"] and refined["backward"]["x"] <= back["x"]
+    with pytest.raises(ConfigError, match="period of at least 2 steps"):
+        traveling_wave_x(env, 1.0, 0.0)
+    with pytest.raises(ConfigError, match="at least 2 phases"):
+        best_traveling_wave(phases=1)

@@ -14,12 +14,15 @@ of the state). Episodes last T = 500 steps (the paper's App. D.2).
 
 from __future__ import annotations
 
+import math
+
 import gymnasium
 import numpy as np
 
 from maxentrl.errors import ConfigError
 
-__all__ = ["FinishLineSwimmer", "make_finish_line_swimmer", "mujoco_state", "set_mujoco_state"]
+__all__ = ["FinishLineSwimmer", "best_traveling_wave", "make_finish_line_swimmer", "mujoco_state", "set_mujoco_state",
+           "traveling_wave_x"]
 
 
 class FinishLineSwimmer(gymnasium.Wrapper):
@@ -81,3 +84,59 @@ def _time_limit(env: gymnasium.Env) -> gymnasium.Env | None:
         env = getattr(env, "env", None)
     return env
 
+
+
+def traveling_wave_x(env: gymnasium.Env, period: float, phase: float, *, seed: int = 0) -> float:
+    """Where one episode of the open-loop gait a_t = (sin ωt, sin(ωt + φ)), ω = 2π/``period`` (in steps),
+    φ = ``phase``, leaves the swimmer ``env`` (from :func:`make_finish_line_swimmer`), reset with ``seed``.
+
+    Both joints swing at full amplitude, one a phase φ behind the other: a wave that
+    travels along the body, and so pushes the water one way, when 0 < |φ| < π.
+    """
+    if not (period >= 2 and math.isfinite(period)) or not math.isfinite(phase):
+        raise ConfigError(f"need a finite period of at least 2 steps and a finite phase, got {period!r}, {phase!r}")
+    env.reset(seed=seed)
+    omega, x, t, done = 2 * math.pi / period, 0.0, 0, False
+    while not done:
+        a = np.array([math.sin(omega * t), math.sin(omega * t + phase)], dtype=np.float32)
+        _, _, terminated, truncated, info = env.step(a)
+        x, t, done = info["x"], t + 1, terminated or truncated
+    return float(x)
+
+
+def best_traveling_wave(*, horizon: int = 500, periods: tuple[float, ...] = (30, 40, 50, 60, 70),
+                        phases: int = 12, refine: int = 40, seed: int = 0) -> dict[str, dict[str, float]]:
+    """The traveling waves (:func:`traveling_wave_x`) that carry the swimmer farthest forward and farthest back in
+    one episode of ``horizon`` steps: the best of a grid (``periods`` × ``phases`` phases evenly spaced in
+    (−π, π]), each refined by Nelder–Mead over (period, phase) with at most ``refine`` more episodes.
+
+    Returns ``{"forward": {...}, "backward": {...}}``, each with ``period``, ``phase`` and ``x`` (the episode's
+    final position). A lower bound on how far some sequence of actions carries the swimmer in an episode.
+    """
+    from scipy.optimize import minimize
+
+    if not (isinstance(phases, int) and phases >= 2 and isinstance(refine, int) and refine >= 0 and periods):
+        raise ConfigError(f"need at least 2 phases, refine >= 0 and some periods, got {phases!r}, {refine!r}, {periods!r}")
+    env = make_finish_line_swimmer(horizon=horizon)
+    grid = [(float(p), math.pi * (2 * (k + 1) / phases - 1)) for p in periods for k in range(phases)]
+    xs = [traveling_wave_x(env, p, f, seed=seed) for p, f in grid]
+    out = {}
+    for name, sign in (("forward", 1.0), ("backward", -1.0)):
+        start = grid[int(np.argmax(sign * np.asarray(xs)))]
+        best = {"period": start[0], "phase": start[1], "x": max(sign * x for x in xs) * sign}
+
+        def loss(v: np.ndarray) -> float:
+            if v[0] < 2:
+                return math.inf
+            x = traveling_wave_x(env, float(v[0]), float(v[1]), seed=seed)
+            if sign * x > sign * best["x"]:
+                best.update(period=float(v[0]), phase=float(v[1]), x=x)
+            return -sign * x
+
+        if refine:
+            minimize(loss, np.array(start), method="Nelder-Mead",
+                     options={"maxfev": refine, "initial_simplex": np.array([start, (start[0] + 5, start[1]),
+                                                                             (start[0], start[1] + 0.3)])})
+        out[name] = dict(best)
+    env.close()
+    return out
