@@ -183,6 +183,17 @@ def test_chapter_1_numbers_and_sentences() -> None:
     full_rates = ch01.full_run_rates(res)
     assert f"{plain['kl_hi']:.1e}" in full_rates["c12"] and rates["value_slopes"] in full_rates["c14"]
     assert all("No full-preset result" in text for text in ch01.full_run_rates(None).values())
+    # the exact-gradient learner's clause: its slopes and k·KL/c, and its share of the sampled learner's KL, to one
+    # decimal below 1%
+    twin = [{**r, "learner": "policy_expected", "final_kl": r["final_kl"] * s, "tail_slope": -1.25,
+             "k_kl_over_constant": 0.5} for r, s in zip([r for r in res["c14_table"] if r["learner"] == "policy"],
+                                                        (0.7, 0.18, 0.0017))]
+    with_twin = {**res.results, "c14_table": [r for r in res["c14_table"] if r["learner"] != "policy_expected"] + twin}
+    assert len(taus) == 3 and ch01._twin_rates(with_twin) == (
+        "; policy-based, exact gradient: slopes -1.25, -1.25, -1.25, k KL/c = 0.50, 0.50, 0.50, a final divergence "
+        "70%, 18%, 0.2% of the sampled learner's")
+    without = {**res.results, "c14_table": [r for r in res["c14_table"] if r["learner"] != "policy_expected"]}
+    assert ch01._twin_rates(without) == ""
     old = committed_result("ch01_boltzmann")
     if old is not None and not ch01.has_current_bandit_learners(old):
         assert "not shown" in ch01.full_run_note(old) and "earlier step schedules" in ch01.full_run_rates(old)["c14"]

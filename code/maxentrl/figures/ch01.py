@@ -327,11 +327,10 @@ def bandit_verdicts(result: Any) -> dict[str, str]:
         policy += f" and more slowly at τ = {_taus_text(slower)}"
     policy += f", with k KL/c from {min(ratios):.1f} to {max(ratios):.1f}."
     if all(("policy_expected", t) in rows for t in taus):
-        share = [rows[("policy_expected", t)]["final_kl"] / rows[("policy", t)]["final_kl"] for t in taus]
         exact, sampled = rows[("policy_expected", min(taus))], rows[("policy", min(taus))]
         policy += (" Run on the exact gradient instead (dash-dotted), the same learner has no noise, so its divergence "
                    "is what its start leaves after k steps: at the last step it is "
-                   + ", ".join(f"{x:.0%}" for x in share) + f" of the sampled learner's at τ = {_taus_text(taus)}, "
+                   + _twin_shares(rows, taus) + f" of the sampled learner's at τ = {_taus_text(taus)}, "
                    f"and at τ = {min(taus)} it falls with a tail slope of {exact['tail_slope']:.2f} (the sampled learner: "
                    f"{sampled['tail_slope']:.2f}). Each component of the gradient carries its arm's probability, so an "
                    "arm that π^B makes rare moves slowly, the more so the lower the temperature, and the average of "
@@ -349,6 +348,13 @@ def bandit_verdicts(result: Any) -> dict[str, str]:
         rm_text = (f"At τ = {low} the Robbins–Monro schedule ends at {rm['final_kl']:.1e}, no worse than sample "
                    f"averages ({sa['final_kl']:.1e}) in this run.")
     return {"value": value, "policy": policy, "rm": rm_text}
+
+
+def _twin_shares(rows: dict, taus: list[float]) -> str:
+    """The exact-gradient learner's final KL as a share of the sampled policy-based learner's, per temperature
+    (to one decimal below 1%, so that a small share does not read as none)."""
+    shares = [rows[("policy_expected", t)]["final_kl"] / rows[("policy", t)]["final_kl"] for t in taus]
+    return ", ".join(f"{x:.0%}" if x >= 0.01 else f"{x:.1%}" for x in shares)
 
 
 def full_run_note(full: Any | None) -> str:
@@ -387,7 +393,8 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
         on, steep = _rate_groups(full)
         out["c14"] = (f"The full preset runs {full['c14_bandits']:,} bandits per temperature for "
                       f"{full['c14_steps'][-1]:,} steps (dotted in the figure); at τ = {rates['taus']} its last "
-                      "decade gives " + "; ".join(parts) + ". By the same tests, the value-based learner with "
+                      "decade gives " + "; ".join(parts) + _twin_rates(full) + ". By the same tests, the value-based "
+                      "learner with "
                       "sample averages is on the line c/k at "
                       + (f"τ = {_taus_text(on)}" if on else "no temperature")
                       + ", and the averaged policy-based learner falls like 1/k at "
@@ -399,6 +406,19 @@ def full_run_rates(full: Any | None) -> dict[str, str]:
         out["c14"] = ("The committed full run used the learners' earlier step schedules, so its rates are not "
                       "those of this page's learners.")
     return out
+
+
+def _twin_rates(res: Any) -> str:
+    """The exact-gradient policy-based learner's slopes, k·KL/c and final share of the sampled learner's KL, as a
+    clause of the full run's C1.4 sentence ("" for a run without it)."""
+    rows = {(r["learner"], r["tau"]): r for r in res["c14_table"]}
+    taus = list(res["c14_taus"])
+    if not all(("policy_expected", t) in rows for t in taus):
+        return ""
+    slopes = ", ".join(f"{rows[('policy_expected', t)]['tail_slope']:.2f}" for t in taus)
+    ratios = ", ".join(f"{rows[('policy_expected', t)]['k_kl_over_constant']:.2f}" for t in taus)
+    return (f"; {_LEARNER_NAMES['policy_expected']}: slopes {slopes}, k KL/c = {ratios}, a final divergence "
+            f"{_twin_shares(rows, taus)} of the sampled learner's")
 
 
 def _ratio_trend(res: Any, taus: list[float]) -> str:
