@@ -85,7 +85,6 @@ def _time_limit(env: gymnasium.Env) -> gymnasium.Env | None:
     return env
 
 
-
 def traveling_wave_x(env: gymnasium.Env, period: float, phase: float, *, seed: int = 0) -> float:
     """Where one episode of the open-loop gait a_t = (sin ωt, sin(ωt + φ)), ω = 2π/``period`` (in steps),
     φ = ``phase``, leaves the swimmer ``env`` (from :func:`make_finish_line_swimmer`), reset with ``seed``.

@@ -259,7 +259,8 @@ def preset_budget_to_run(status: dict[str, Any] | None) -> str:
         return "At the preset's budget, both swimmer stages are still to run."
     todo = [LABELS[m] for m in ("sql", "ddpg") if not status["methods"].get(m, {}).get("finished", False)]
     if not todo:
-        crossed = {m: [r["crossed"] for r in status["methods"][m]["results"][f"c34_{m}_table"]] for m in ("sql", "ddpg")}
+        tables = {m: status["methods"][m]["results"][f"c34_{m}_table"] for m in ("sql", "ddpg")}
+        crossed = {m: [r["crossed"] for r in rows] for m, rows in tables.items()}
         said = " and ".join(f"{sum(c)} of {len(c)} {LABELS[m]} seeds ({100 * sum(c) / len(c):.0f}%)"
                             for m, c in crossed.items())
         holds = all(crossed["sql"]) and not all(crossed["ddpg"])
@@ -267,7 +268,6 @@ def preset_budget_to_run(status: dict[str, Any] | None) -> str:
                    if not any(crossed["sql"]) else "so C3.4 holds only in part at this budget")
         out = (f"At the preset's budget, both swimmer stages have run to their end: {said} crossed the line, "
                f"against the paper's 100% and 80% after 500 epochs of 10,000 steps (5,000,000 steps), {verdict}.")
-        tables = {m: status["methods"][m]["results"][f"c34_{m}_table"] for m in ("sql", "ddpg")}
         if all("final_mean_x" in r for rows in tables.values() for r in rows):
             share = {m: 100 * float(np.mean([r["final_forward_share"] for r in rows])) for m, rows in tables.items()}
             mean_x = {m: float(np.mean([r["final_mean_x"] for r in rows])) for m, rows in tables.items()}
