@@ -408,7 +408,8 @@ def bandit_check(config: Ch01Config, ctx: RunContext) -> dict:
             if k == config.bandit_steps:
                 final.update(state)
             if k < config.bandit_steps and ctx.checkpoint_due():
-                ctx.checkpoint({"learner": index, "curves": saved["curves"], "curve": curve, "state": state})
+                ctx.checkpoint({"learner": index, "curves": saved["curves"], "curve": curve, "state": state,
+                                "under_tried": saved["under_tried"]})
 
         train(bandits, tau, steps=config.bandit_steps, samples=config.samples_per_step, generator=gen,
               record=record, state=saved["state"] if resumed else None, on_step=on_step, **options)
