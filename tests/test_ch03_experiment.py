@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -68,6 +69,9 @@ def test_a_partial_result_joins_the_checkpoints_of_split_processes(tmp_path) -> 
     # redo are kept; the stage started again (in a new folder, from step 0) replaces its earlier progress, which is
     # kept as superseded
     earlier = json.loads(json.dumps(part))
+    # a segment is known by its start (to the second), commit and wall time; these runs last milliseconds, so let the
+    # new one start in a later second than the earlier ones, as any real rerun does
+    time.sleep(1.0 - time.time() % 1.0 + 0.05)
     with pytest.raises(RunSuspended):
         run_experiment(NAME, device="cpu", out=tmp_path / "b2", progress=False, overrides=smoke, checkpoint_every=0,
                        time_limit=1e-3, stages={"C3.4 sql"})
