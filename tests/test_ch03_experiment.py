@@ -286,3 +286,21 @@ def test_the_preset_budget_caption_says_whether_the_stages_finished() -> None:
     status["methods"]["sql"]["finished"] = True
     assert preset_budget_caption(status) == "with both stages run to their end and their final policies evaluated"
     assert preset_budget_caption(None).startswith("as far as it got")
+
+
+def test_the_committed_preset_budget_run_stops_short_of_a_line_that_a_fixed_gait_passes() -> None:
+    """What the page's "How far is the line?" says of the committed run at the preset's budget."""
+    pytest.importorskip("mujoco")
+    from maxentrl.envs.swimmer import best_traveling_wave
+    from maxentrl.experiments.ch03_soft_q_learning import preset_budget_status
+
+    status = preset_budget_status()
+    if status is None or not all(m["finished"] for m in status["methods"].values()):
+        pytest.skip("no finished run at the preset's budget is committed")
+    cfg = status["config"]
+    rows = [r for m, mine in status["methods"].items() for r in mine["results"][f"c34_{m}_table"]]
+    far = max(r["max_forward"] for r in rows)
+    assert not any(r["crossed"] for r in rows) and far < cfg["c34_finish"]
+    gait = best_traveling_wave(horizon=cfg["c34_horizon"])
+    assert gait["forward"]["x"] > cfg["c34_finish"] > far and -gait["backward"]["x"] > cfg["c34_finish"]
+    assert all(abs(r["final_mean_x"]) < cfg["c34_finish"] / 2 for r in rows)  # "a small fraction of the way"

@@ -121,8 +121,9 @@ def best_traveling_wave(*, horizon: int = 500, periods: tuple[float, ...] = (30,
     xs = [traveling_wave_x(env, p, f, seed=seed) for p, f in grid]
     out = {}
     for name, sign in (("forward", 1.0), ("backward", -1.0)):
-        start = grid[int(np.argmax(sign * np.asarray(xs)))]
-        best = {"period": start[0], "phase": start[1], "x": max(sign * x for x in xs) * sign}
+        i = int(np.argmax(sign * np.asarray(xs)))
+        start = grid[i]
+        best = {"period": start[0], "phase": start[1], "x": xs[i]}
 
         def loss(v: np.ndarray) -> float:
             if v[0] < 2:

@@ -250,9 +250,14 @@ def bandit_rates(result: Any) -> dict[str, Any]:
         "taus": ", ".join(str(t) for t in taus),
     }
     for name, _ in BANDIT_LEARNERS:
-        out[f"{name}_slopes"] = ", ".join(f"{rows[(name, t)]['tail_slope']:.2f}" for t in taus)
-        out[f"{name}_ratios"] = ", ".join(f"{rows[(name, t)]['k_kl_over_constant']:.2f}" for t in taus)
+        out[f"{name}_slopes"], out[f"{name}_ratios"] = _learner_rates(rows, name, taus)
     return out
+
+
+def _learner_rates(rows: dict, name: str, taus: list[float]) -> tuple[str, str]:
+    """One learner's tail slopes and final k·KL/c at each temperature, as text."""
+    return (", ".join(f"{rows[(name, t)]['tail_slope']:.2f}" for t in taus),
+            ", ".join(f"{rows[(name, t)]['k_kl_over_constant']:.2f}" for t in taus))
 
 
 ON_LINE_SLOPE = 0.15
@@ -415,8 +420,7 @@ def _twin_rates(res: Any) -> str:
     taus = list(res["c14_taus"])
     if not all(("policy_expected", t) in rows for t in taus):
         return ""
-    slopes = ", ".join(f"{rows[('policy_expected', t)]['tail_slope']:.2f}" for t in taus)
-    ratios = ", ".join(f"{rows[('policy_expected', t)]['k_kl_over_constant']:.2f}" for t in taus)
+    slopes, ratios = _learner_rates(rows, "policy_expected", taus)
     return (f"; {_LEARNER_NAMES['policy_expected']}: slopes {slopes}, k KL/c = {ratios}, a final divergence "
             f"{_twin_shares(rows, taus)} of the sampled learner's")
 

@@ -26,11 +26,18 @@ __all__ = [
     "goal_table",
     "swimmer_table",
     "preset_budget_sentence",
+    "preset_budget_to_run",
+    "preset_budget_caption",
+    "PAPER_SWIMMER",
 ]
 
 GOAL_NAMES = ("east", "west", "north", "south")
 COLORS = {"sql": "C0", "ddpg": "C3"}
 LABELS = {"sql": "soft Q-learning", "ddpg": "DDPG"}
+
+PAPER_SWIMMER = {"epochs": 500, "epoch_steps": 10_000, "sql_crossed": 100, "ddpg_crossed": 80}
+"""Haarnoja et al. (2017) on the swimmer: 500 epochs of 10,000 steps (App. D), and the percentage of seeds of
+each method that crossed the finish line (§5.2)."""
 
 
 def _mixture_1d(x: np.ndarray) -> np.ndarray:
@@ -266,8 +273,10 @@ def preset_budget_to_run(status: dict[str, Any] | None) -> str:
         holds = all(crossed["sql"]) and not all(crossed["ddpg"])
         verdict = ("so C3.4 holds at this budget" if holds else "so C3.4 does not reproduce at this budget either"
                    if not any(crossed["sql"]) else "so C3.4 holds only in part at this budget")
+        P = PAPER_SWIMMER
         out = (f"At the preset's budget, both swimmer stages have run to their end: {said} crossed the line, "
-               f"against the paper's 100% and 80% after 500 epochs of 10,000 steps (5,000,000 steps), {verdict}.")
+               f"against the paper's {P['sql_crossed']}% and {P['ddpg_crossed']}% after {P['epochs']} epochs of "
+               f"{P['epoch_steps']:,} steps ({P['epochs'] * P['epoch_steps']:,} steps), {verdict}.")
         if all("final_mean_x" in r for rows in tables.values() for r in rows):
             share = {m: 100 * float(np.mean([r["final_forward_share"] for r in rows])) for m, rows in tables.items()}
             mean_x = {m: float(np.mean([r["final_mean_x"] for r in rows])) for m, rows in tables.items()}
